@@ -1,0 +1,37 @@
+# `make dev` serves the API locally on SQLite; `make test` runs everything CI runs.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+STACK ?= dev
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: install dev migrate test lint format plan bench bench-smoke reliability teardown clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,infra,bench]'
+	touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the project with every extra
+
+migrate: $(STAMP) ## Apply migrations to DATABASE_URL (default: ./local.db)
+	$(PY) -m service.migrate
+
+dev: migrate ## Serve on http://127.0.0.1:8000 (docs at /docs) with SQLite and the in-memory limiter
+	$(VENV)/bin/uvicorn service.main:app --reload --host $(HOST) --port $(PORT)
+
+lint: $(STAMP) ## ruff lint + format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+test: lint ## Lint, then the whole suite against SQLite, PostgreSQL and Redis on 127.0.0.1
+	$(VENV)/bin/pytest
+
+clean:
+	rm -rf $(VENV) local.db local.db-* .pytest_cache .ruff_cache

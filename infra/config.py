@@ -1,0 +1,434 @@
+"""StackConfig: the only reader of ``pulumi.Config``.
+
+Every value the program needs is read and validated here, once. A bad or missing value raises
+:class:`ConfigError` whose message names the key, the stack and what was expected, e.g.::
+
+    service:taskCpu in stack 'prod': expected one of 256, 512, 1024, 2048, 4096, got 300
+
+Components never read configuration: they receive small typed dataclasses built from this one.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+
+PROJECT = "service"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+ENVIRONMENTS = ("dev", "staging", "prod")
+NAT_MODES = ("none", "single", "per-az")
+CPU_ARCHITECTURES = {"X86_64": "linux/amd64", "ARM64": "linux/arm64"}
+# Fargate's valid task sizes: cpu units -> allowed memory (MiB).
+FARGATE_SIZES: dict[int, tuple[int, ...]] = {
+    256: (512, 1024, 2048),
+    512: tuple(range(1024, 4097, 1024)),
+    1024: tuple(range(2048, 8193, 1024)),
+    2048: tuple(range(4096, 16385, 1024)),
+    4096: tuple(range(8192, 30721, 1024)),
+}
+# CloudWatch Logs accepts only these retention periods (days).
+LOG_RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
+    3288, 3653,
+)  # fmt: skip
+_SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
+_AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
+_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_RATE_LIMIT_KEY = re.compile(r"^RATE_LIMIT_[A-Z0-9_]+$")
+
+
+class ConfigError(ValueError):
+    """A stack configuration value is missing or invalid; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    alb_5xx_percent: float = 5.0
+    unhealthy_hosts: int = 1
+    target_response_p95_seconds: float = 1.0
+    service_cpu_percent: float = 85.0
+    service_memory_percent: float = 85.0
+    db_cpu_percent: float = 80.0
+    db_free_storage_gib: float = 2.0
+    db_connections: int = 80
+    redis_memory_percent: float = 80.0
+
+
+_ALARM_KEYS = {
+    "alb5xxPercent": ("alb_5xx_percent", float),
+    "unhealthyHosts": ("unhealthy_hosts", int),
+    "targetResponseP95Seconds": ("target_response_p95_seconds", float),
+    "serviceCpuPercent": ("service_cpu_percent", float),
+    "serviceMemoryPercent": ("service_memory_percent", float),
+    "dbCpuPercent": ("db_cpu_percent", float),
+    "dbFreeStorageGiB": ("db_free_storage_gib", float),
+    "dbConnections": ("db_connections", int),
+    "redisMemoryPercent": ("redis_memory_percent", float),
+}
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    """Validated configuration of one stack. Build it with :meth:`load`."""
+
+    project: str
+    stack: str
+    environment: str
+    region: str
+    ephemeral: bool
+    protect: bool
+    # network
+    vpc_cidr: str
+    availability_zones: tuple[str, ...]
+    nat_gateways: str
+    # image / task
+    image_tag: str
+    cpu_architecture: str
+    task_cpu: int
+    task_memory: int
+    desired_count: int
+    min_count: int
+    max_count: int
+    health_check_grace_seconds: int
+    enable_execute_command: bool
+    log_retention_days: int
+    rate_limits: dict[str, str]
+    # database
+    db_instance_class: str
+    db_engine_version: str
+    db_allocated_storage: int
+    db_max_allocated_storage: int
+    db_multi_az: bool
+    db_backup_retention_days: int
+    db_name: str
+    db_username: str
+    # cache
+    cache_node_type: str
+    cache_nodes: int
+    cache_engine_version: str
+    # load balancer
+    certificate_arn: str | None
+    require_https: bool
+    ssl_policy: str
+    idle_timeout_seconds: int
+    domain_name: str | None
+    # operations (issue 7)
+    worker_enabled: bool
+    worker_schedule: str
+    scale_cpu_target: float
+    scale_requests_per_target: int
+    alarm_email: str | None
+    alarms: AlarmThresholds
+    waf_enabled: bool
+    waf_rate_limit: int
+    tags: dict[str, str] = field(default_factory=dict)
+
+    # ---- derived values -------------------------------------------------------------------
+    @property
+    def platform(self) -> str:
+        """The docker build platform matching the task's runtime platform."""
+        return CPU_ARCHITECTURES[self.cpu_architecture]
+
+    @property
+    def tasks_in_public_subnets(self) -> bool:
+        """Without NAT the tasks need a public IP to reach ECR, Secrets Manager and Logs."""
+        return self.nat_gateways == "none"
+
+    @property
+    def https(self) -> bool:
+        return self.certificate_arn is not None
+
+    @property
+    def prefix(self) -> str:
+        """Short physical-name prefix, e.g. ``service-prod``."""
+        return f"{self.project}-{self.stack}"
+
+    @property
+    def default_tags(self) -> dict[str, str]:
+        return {
+            "project": self.project,
+            "stack": self.stack,
+            "environment": self.environment,
+            "managed-by": "pulumi",
+            **self.tags,
+        }
+
+    # ---- loading ----------------------------------------------------------------------------
+    @classmethod
+    def load(cls) -> StackConfig:
+        """Read and validate the current stack's configuration."""
+        return _Reader(pulumi.get_project(), pulumi.get_stack()).read()
+
+
+class _Reader:
+    """Small typed accessors over ``pulumi.Config`` that raise :class:`ConfigError`."""
+
+    def __init__(self, project: str, stack: str) -> None:
+        self.project = project
+        self.stack = stack
+        self.cfg = pulumi.Config(project)
+        self.aws = pulumi.Config("aws")
+
+    # -- primitives
+    def fail(self, key: str, expected: str, got: Any = None, *, namespace: str | None = None) -> None:
+        full = f"{namespace or self.project}:{key}"
+        got_text = "it is not set" if got is None else f"got {got!r}"
+        raise ConfigError(f"{full} in stack '{self.stack}': expected {expected}, {got_text}")
+
+    def raw(self, key: str) -> str | None:
+        return self.cfg.get(key)
+
+    def string(self, key: str, default: str | None = None, *, pattern: re.Pattern | None = None,
+               expected: str = "a string") -> str | None:  # fmt: skip
+        value = self.raw(key)
+        if value is None or value == "":
+            return default
+        if pattern is not None and not pattern.match(value):
+            self.fail(key, expected, value)
+        return value
+
+    def required(self, key: str, expected: str) -> str:
+        value = self.string(key)
+        if value is None:
+            self.fail(key, expected)
+        return value  # type: ignore[return-value]
+
+    def boolean(self, key: str, default: bool) -> bool:
+        value = self.raw(key)
+        if value is None:
+            return default
+        lowered = value.strip().lower()
+        if lowered in ("true", "false"):
+            return lowered == "true"
+        self.fail(key, "true or false", value)
+        return default  # unreachable
+
+    def integer(self, key: str, default: int, *, minimum: int | None = None,
+                maximum: int | None = None, choices: tuple[int, ...] | None = None) -> int:  # fmt: skip
+        value = self.raw(key)
+        if value is None:
+            return default
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(key, "an integer", value)
+        return self._bounded(key, number, minimum, maximum, choices)
+
+    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
+        value = self.raw(key)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            self.fail(key, "a number", value)
+        if number < minimum:
+            self.fail(key, f"a number >= {minimum:g}", value)
+        return number
+
+    def _bounded(self, key, number, minimum, maximum, choices):
+        if choices is not None and number not in choices:
+            listed = ", ".join(str(c) for c in choices)
+            self.fail(key, f"one of {listed}", number)
+        if minimum is not None and number < minimum:
+            self.fail(key, f"an integer >= {minimum}", number)
+        if maximum is not None and number > maximum:
+            self.fail(key, f"an integer <= {maximum}", number)
+        return number
+
+    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
+        value = self.string(key, default)
+        if value not in choices:
+            self.fail(key, "one of " + ", ".join(choices), value)
+        return value  # type: ignore[return-value]
+
+    def obj(self, key: str, expected: str) -> Any:
+        value = self.raw(key)
+        if value is None:
+            return None
+        try:
+            return json.loads(value)
+        except ValueError:
+            self.fail(key, expected, value)
+
+    # -- composite
+    def read(self) -> StackConfig:
+        stack = self.stack
+        environment = self.string("environment") or stack
+        if environment not in ENVIRONMENTS:
+            self.fail("environment", "one of " + ", ".join(ENVIRONMENTS) +
+                      " (defaults to the stack name)", environment)  # fmt: skip
+
+        region = self.aws.get("region")
+        if not region:
+            self.fail("region", "an AWS region such as us-east-1", namespace="aws")
+
+        vpc_cidr = self.string("vpcCidr", "10.0.0.0/16")
+        try:
+            network = ipaddress.ip_network(vpc_cidr)
+        except ValueError:
+            self.fail("vpcCidr", "an IPv4 CIDR block such as 10.0.0.0/16", vpc_cidr)
+        if network.version != 4 or not 16 <= network.prefixlen <= 20:
+            self.fail("vpcCidr", "an IPv4 CIDR block between /16 and /20", vpc_cidr)
+
+        azs = self.obj("availabilityZones", "a list of availability zone names")
+        if azs is None:
+            azs = [f"{region}{suffix}" for suffix in "ab"]
+        if (
+            not isinstance(azs, list)
+            or not 2 <= len(azs) <= 3
+            or not all(isinstance(a, str) and _AZ.match(a) and a.startswith(region) for a in azs)
+            or len(set(azs)) != len(azs)
+        ):
+            self.fail("availabilityZones",
+                      f"a list of 2 or 3 distinct availability zones in {region}", azs)  # fmt: skip
+
+        cpu = self.integer("taskCpu", 256, choices=tuple(FARGATE_SIZES))
+        memory = self.integer("taskMemory", 512)
+        if memory not in FARGATE_SIZES[cpu]:
+            allowed = ", ".join(str(m) for m in FARGATE_SIZES[cpu])
+            self.fail("taskMemory", f"a Fargate memory size for taskCpu={cpu}: one of {allowed}",
+                      memory)  # fmt: skip
+
+        desired = self.integer("desiredCount", 1, minimum=1, maximum=50)
+        min_count = self.integer("minCount", desired, minimum=1, maximum=50)
+        max_count = self.integer("maxCount", max(desired, min_count), minimum=1, maximum=100)
+        if not min_count <= desired <= max_count:
+            self.fail("desiredCount", f"minCount ({min_count}) <= desiredCount <= maxCount "
+                      f"({max_count})", desired)  # fmt: skip
+
+        certificate_arn = self.string("certificateArn", pattern=_ACM_ARN,
+                                      expected="an ACM certificate ARN")  # fmt: skip
+        require_https = self.boolean("requireHttps", False)
+        if require_https and certificate_arn is None:
+            self.fail("certificateArn", "an ACM certificate ARN because requireHttps is true")
+
+        db_storage = self.integer("dbAllocatedStorage", 20, minimum=20, maximum=65536)
+        db_max_storage = self.integer("dbMaxAllocatedStorage", db_storage * 5, minimum=db_storage,
+                                      maximum=65536)  # fmt: skip
+
+        cache_nodes = self.integer("cacheNodes", 1, minimum=1, maximum=6)
+
+        rate_limits = self.obj("rateLimits", "a map of RATE_LIMIT_* names to values") or {}
+        if not isinstance(rate_limits, dict) or not all(
+            isinstance(k, str) and _RATE_LIMIT_KEY.match(k) for k in rate_limits
+        ):
+            self.fail("rateLimits", "a map whose keys are RATE_LIMIT_* variable names", rate_limits)
+
+        tags = self.obj("tags", "a map of tag names to values") or {}
+        if not isinstance(tags, dict):
+            self.fail("tags", "a map of tag names to values", tags)
+
+        return StackConfig(
+            project=self.project,
+            stack=stack,
+            environment=environment,
+            region=region,
+            ephemeral=self.boolean("ephemeral", False),
+            protect=self.boolean("protect", False),
+            vpc_cidr=str(network),
+            availability_zones=tuple(azs),
+            nat_gateways=self.choice("natGateways", "single", NAT_MODES),
+            image_tag=self._image_tag(),
+            cpu_architecture=self.choice("cpuArchitecture", "X86_64", tuple(CPU_ARCHITECTURES)),
+            task_cpu=cpu,
+            task_memory=memory,
+            desired_count=desired,
+            min_count=min_count,
+            max_count=max_count,
+            health_check_grace_seconds=self.integer("healthCheckGraceSeconds", 60, minimum=0,
+                                                    maximum=2147483647),  # fmt: skip
+            enable_execute_command=self.boolean("enableExecuteCommand", False),
+            log_retention_days=self.integer("logRetentionDays", 30, choices=LOG_RETENTION_DAYS),
+            rate_limits={k: str(v) for k, v in sorted(rate_limits.items())},
+            db_instance_class=self.string("dbInstanceClass", "db.t4g.micro",
+                                          pattern=re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$"),
+                                          expected="an RDS instance class such as db.t4g.micro"),  # fmt: skip
+            db_engine_version=self.string("dbEngineVersion", "16",
+                                          pattern=re.compile(r"^\d+(\.\d+)?$"),
+                                          expected="a PostgreSQL version such as 16 or 16.4"),  # fmt: skip
+            db_allocated_storage=db_storage,
+            db_max_allocated_storage=db_max_storage,
+            db_multi_az=self.boolean("dbMultiAz", False),
+            db_backup_retention_days=self.integer("dbBackupRetentionDays", 7, minimum=1,
+                                                  maximum=35),  # fmt: skip
+            db_name=self.string("dbName", "app", pattern=re.compile(r"^[a-z][a-z0-9_]{0,62}$"),
+                                expected="a lowercase PostgreSQL identifier"),  # fmt: skip
+            db_username=self.string("dbUsername", "app_admin",
+                                    pattern=re.compile(r"^[a-z][a-z0-9_]{0,15}$"),
+                                    expected="a lowercase identifier of at most 16 characters"),  # fmt: skip
+            cache_node_type=self.string("cacheNodeType", "cache.t4g.micro",
+                                        pattern=re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$"),
+                                        expected="an ElastiCache node type"),  # fmt: skip
+            cache_nodes=cache_nodes,
+            cache_engine_version=self.string("cacheEngineVersion", "7.1"),
+            certificate_arn=certificate_arn,
+            require_https=require_https,
+            ssl_policy=self.string("sslPolicy", "ELBSecurityPolicy-TLS13-1-2-2021-06"),
+            idle_timeout_seconds=self.integer("idleTimeoutSeconds", 60, minimum=1, maximum=4000),
+            domain_name=self.string("domainName"),
+            worker_enabled=self.boolean("workerEnabled", True),
+            worker_schedule=self.string("workerSchedule", "rate(1 minute)", pattern=_SCHEDULE,
+                                        expected="rate(N minutes) or cron(...)"),  # fmt: skip
+            scale_cpu_target=self.number("scaleCpuTarget", 60.0, minimum=1.0),
+            scale_requests_per_target=self.integer("scaleRequestsPerTarget", 500, minimum=1),
+            alarm_email=self.string("alarmEmail", pattern=_EMAIL, expected="an email address"),
+            alarms=self._alarms(),
+            waf_enabled=self.boolean("wafEnabled", False),
+            waf_rate_limit=self.integer("wafRateLimit", 2000, minimum=10, maximum=2000000000),
+            tags={str(k): str(v) for k, v in tags.items()},
+        )
+
+    def _image_tag(self) -> str:
+        tag = self.string("imageTag", pattern=re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
+                          expected="a docker tag")  # fmt: skip
+        if tag:
+            return tag
+        commit = git_commit()
+        if commit is None:
+            self.fail("imageTag", "a docker tag, because `git rev-parse HEAD` found no commit")
+        return commit  # type: ignore[return-value]
+
+    def _alarms(self) -> AlarmThresholds:
+        values = self.obj("alarms", "a map of alarm thresholds") or {}
+        if not isinstance(values, dict):
+            self.fail("alarms", "a map of alarm thresholds", values)
+        kwargs: dict[str, Any] = {}
+        for key, value in values.items():
+            if key not in _ALARM_KEYS:
+                self.fail(f"alarms.{key}", "one of " + ", ".join(sorted(_ALARM_KEYS)), key)
+            attr, kind = _ALARM_KEYS[key]
+            try:
+                number = kind(value)
+            except (TypeError, ValueError):
+                self.fail(f"alarms.{key}", f"a {'whole ' if kind is int else ''}number", value)
+            if number <= 0:
+                self.fail(f"alarms.{key}", "a positive number", value)
+            kwargs[attr] = number
+        return AlarmThresholds(**kwargs)
+
+
+def git_commit(root: Path = REPO_ROOT) -> str | None:
+    """The short commit hash of HEAD, or None outside a git checkout with commits."""
+    try:
+        result = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"],  # noqa: S607 (git from PATH)
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    commit = result.stdout.strip()
+    return commit if result.returncode == 0 and commit else None

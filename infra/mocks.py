@@ -1,0 +1,260 @@
+"""Run the Pulumi program offline under ``pulumi.runtime.set_mocks``.
+
+Used by ``infra.plan`` and by ``tests/infra``. No CLI, no provider plugins, no credentials: the mock
+engine records every resource registration (type, logical name, parent, protect, provider and the
+inputs exactly as a provider would receive them, secrets still wrapped) and answers with
+deterministic fake outputs (ids, ARNs, endpoints, an image digest) so the program runs to the end.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import pulumi
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.stack import run_pulumi_func
+from pulumi.runtime.sync_await import _sync_await
+
+from infra.config import PROJECT
+
+ACCOUNT = "123456789012"
+SECRET = "[secret]"
+
+
+@dataclass
+class Recorded:
+    """One resource registration as the engine saw it."""
+
+    urn: str
+    type: str
+    name: str
+    parent_urn: str
+    protect: bool
+    custom: bool
+    provider: str
+    inputs: dict[str, Any]
+    parent: str | None = None  # logical name of the parent component, None for the stack
+
+    def plain_inputs(self) -> dict[str, Any]:
+        """Inputs with secrets unwrapped (for assertions that need the value)."""
+        return _unwrap(self.inputs)
+
+    def redacted_inputs(self) -> dict[str, Any]:
+        """Inputs with every secret value replaced by ``"[secret]"`` (for printing)."""
+        return _redact(self.inputs)
+
+
+@dataclass
+class Run:
+    resources: list[Recorded]
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[Recorded]:
+        return [r for r in self.resources if r.type == type_]
+
+    def named(self, name: str) -> Recorded:
+        matches = [r for r in self.resources if r.name == name]
+        if len(matches) != 1:
+            raise KeyError(f"expected one resource named {name!r}, found {len(matches)}")
+        return matches[0]
+
+    def find(self, name: str) -> Recorded | None:
+        return next((r for r in self.resources if r.name == name), None)
+
+
+def _unwrap(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return _unwrap(rpc.unwrap_rpc_secret(value))
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_unwrap(v) for v in value]
+    return value
+
+
+def _redact(value: Any) -> Any:
+    if rpc.is_rpc_secret(value):
+        return SECRET
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_redact(v) for v in value]
+    return value
+
+
+def _digest(seed: str) -> str:
+    return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
+
+
+class InfraMocks(pulumi.runtime.Mocks):
+    """Deterministic fake provider answers: enough state for every output the program reads."""
+
+    def __init__(self, region: str) -> None:
+        self.region = region
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        name, typ, inputs = args.name, args.typ, dict(args.inputs)
+        service = typ.split(":")[1].split("/")[0] if ":" in typ else "mock"
+        kind = typ.rsplit(":", 1)[-1]
+        physical = inputs.get("name") or f"{name}-mock"
+        state: dict[str, Any] = {
+            **inputs,
+            "name": physical,
+            "arn": f"arn:aws:{service}:{self.region}:{ACCOUNT}:{kind.lower()}/{physical}",
+            "tagsAll": inputs.get("tags") or {},
+        }
+        extra: dict[str, Callable[[], dict[str, Any]]] = {
+            "aws:ecr/repository:Repository": lambda: {
+                "repositoryUrl": f"{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com/{physical}",
+                "registryId": ACCOUNT,
+            },
+            "docker-build:index:Image": lambda: {
+                "digest": _digest(json.dumps(inputs.get("tags", []), sort_keys=True)),
+                "ref": f"{(inputs.get('tags') or ['image'])[0]}@{_digest(name)}",
+            },
+            "aws:rds/instance:Instance": lambda: {
+                "address": f"{name}.abcdefghijkl.{self.region}.rds.amazonaws.com",
+                "endpoint": f"{name}.abcdefghijkl.{self.region}.rds.amazonaws.com:5432",
+                "identifier": inputs.get("identifier") or f"{name}-mock",
+                "masterUserSecrets": [
+                    {
+                        "secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:"
+                        f"rds!db-{name}-AbCdEf",
+                        "secretStatus": "active",
+                    }
+                ],
+            },
+            "aws:elasticache/replicationGroup:ReplicationGroup": lambda: {
+                "primaryEndpointAddress": f"master.{name}.abcdef.use1.cache.amazonaws.com",
+                "memberClusters": [
+                    f"{inputs.get('replicationGroupId', name)}-{i:03d}"
+                    for i in range(1, int(inputs.get("numCacheClusters", 1)) + 1)
+                ],
+            },
+            "aws:lb/loadBalancer:LoadBalancer": lambda: {
+                "dnsName": f"{name}-1234567890.{self.region}.elb.amazonaws.com",
+                "arnSuffix": f"app/{name}/0123456789abcdef",
+                "zoneId": "Z35SXDOTRQ7X7K",
+            },
+            "aws:lb/targetGroup:TargetGroup": lambda: {
+                "arnSuffix": f"targetgroup/{name}/0123456789abcdef",
+            },
+            "aws:ecs/taskDefinition:TaskDefinition": lambda: {
+                "arn": f"arn:aws:ecs:{self.region}:{ACCOUNT}:task-definition/"
+                f"{inputs.get('family', name)}:1",
+                "revision": 1,
+            },
+            "aws:ecs/cluster:Cluster": lambda: {
+                "arn": f"arn:aws:ecs:{self.region}:{ACCOUNT}:cluster/{physical}",
+            },
+            "aws:ec2/vpc:Vpc": lambda: {"cidrBlock": inputs.get("cidrBlock")},
+            "aws:secretsmanager/secret:Secret": lambda: {
+                "arn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:"
+                f"{inputs.get('namePrefix', name)}AbCdEf",
+            },
+        }
+        if typ in extra:
+            state.update(extra[typ]())
+        if typ == "random:index/randomPassword:RandomPassword":
+            # Secrets in mock state must be wrapped the way the engine would return them.
+            state["result"] = rpc.wrap_rpc_secret(f"mock{name.replace('-', '')}" + "x" * 40)
+        return f"{name}-id", state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
+            return {
+                "authorizationToken": "bW9jazptb2Nr",
+                "userName": "AWS",
+                "password": "mock-ecr-password",
+                "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com",
+                "expiresAt": "2099-01-01T00:00:00Z",
+                "id": self.region,
+            }, None
+        if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
+            return {"json": json.dumps(args.args, sort_keys=True)}, None
+        return {}, None
+
+
+class RecordingMonitor(MockMonitor):
+    """A mock monitor that also keeps what ``MockResourceArgs`` leaves out: parent and protect."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.recorded: list[Recorded] = []
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        if request.type != "pulumi:pulumi:Stack":
+            inputs = rpc.deserialize_properties(request.object)
+            self.recorded.append(
+                Recorded(
+                    urn=response.urn,
+                    type=request.type,
+                    name=request.name,
+                    parent_urn=request.parent,
+                    protect=bool(request.protect),
+                    custom=bool(request.custom),
+                    provider=request.provider,
+                    inputs=inputs,
+                )
+            )
+        return response
+
+
+def config_map(values: Mapping[str, Any]) -> dict[str, str]:
+    """Pulumi config values as the engine passes them to a program: strings, objects as JSON."""
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if isinstance(value, str):
+            out[key] = value
+        elif isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        else:
+            out[key] = json.dumps(value)
+    return out
+
+
+def run_program(
+    stack: str,
+    config: Mapping[str, Any],
+    program: Callable[[], Mapping[str, Any] | None] | None = None,
+    *,
+    project: str = PROJECT,
+) -> Run:
+    """Run ``program`` (default: ``infra.program.main``) for ``stack`` with ``config``.
+
+    ``config`` maps full keys (``service:taskCpu``, ``aws:region``) to values. Each call runs in a
+    fresh ``contextvars`` context, so several stacks can be run in one process.
+    """
+    return contextvars.Context().run(_run, stack, config, program, project)
+
+
+def _run(stack, config, program, project) -> Run:
+    if program is None:
+        from infra.program import main as program
+
+    region = str(config.get("aws:region", "us-east-1"))
+    monitor = RecordingMonitor(InfraMocks(region))
+    pulumi.runtime.set_mocks(
+        monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
+    )
+    pulumi.runtime.set_all_config(config_map(config))
+    outputs: dict[str, Any] = {}
+
+    def body():
+        exported = program() or {}
+        return pulumi.Output.all(**exported).apply(outputs.update).future()
+
+    _sync_await(run_pulumi_func(lambda: _sync_await(body())))
+
+    by_urn = {r.urn: r for r in monitor.recorded}
+    for rec in monitor.recorded:
+        parent = by_urn.get(rec.parent_urn)
+        rec.parent = parent.name if parent is not None else None
+    return Run(resources=monitor.recorded, outputs=outputs)

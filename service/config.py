@@ -1,0 +1,78 @@
+"""Runtime settings, read from the environment (no prefix) by pydantic-settings."""
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import URL, make_url
+
+# Only ever valid on a developer's machine: create_app refuses it anywhere else.
+DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./local.db"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or unsafe; the message names the variable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    environment: str = "local"
+
+    # Either DATABASE_URL, or DB_HOST/DB_PORT/DB_NAME + DB_USER/DB_PASSWORD (how ECS passes them).
+    database_url_override: str | None = Field(default=None, alias="DATABASE_URL")
+    db_host: str | None = None
+    db_port: int = 5432
+    db_name: str = "app"
+    db_user: str | None = None
+    db_password: SecretStr | None = None
+    db_ssl: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    db_pool_size: int = Field(default=5, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout: float = Field(default=5.0, gt=0)
+    db_pool_pre_ping: bool = True
+    db_pool_recycle_seconds: int = 1800
+    # Bounds every statement so a stalled database answers 503 instead of hanging requests.
+    db_command_timeout: float = Field(default=10.0, gt=0)
+
+    redis_url: SecretStr | None = None
+
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
+    jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
+    access_token_expire_minutes: int = Field(default=30, ge=1)
+
+    forwarded_allow_ips: str = "127.0.0.1"
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    @model_validator(mode="after")
+    def _refuse_dev_secret_outside_local(self) -> "Settings":
+        if self.environment != "local" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
+            raise ConfigError(
+                f"JWT_SECRET is the built-in development value but ENVIRONMENT={self.environment!r}; "
+                "set JWT_SECRET to a random secret (on AWS it comes from Secrets Manager)."
+            )
+        if self.environment != "local" and len(self.jwt_secret.get_secret_value()) < 32:
+            raise ConfigError("JWT_SECRET must be at least 32 characters outside local.")
+        return self
+
+    @cached_property
+    def database_url(self) -> URL:
+        if self.database_url_override:
+            return make_url(self.database_url_override)
+        if self.db_host:
+            return URL.create(
+                "postgresql+asyncpg",
+                username=self.db_user,
+                password=self.db_password.get_secret_value() if self.db_password else None,
+                host=self.db_host,
+                port=self.db_port,
+                database=self.db_name,
+            )
+        return make_url(DEFAULT_DATABASE_URL)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.get_backend_name() == "sqlite"

@@ -1,0 +1,46 @@
+"""Password hashing and JWT handling. No domain imports: domains depend on this, not the reverse."""
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
+
+_password_hash = PasswordHash((Argon2Hasher(),))
+# Verifying against this when the user does not exist makes "unknown user" cost the same time
+# as "wrong password", so response timing does not reveal which emails are registered.
+_DUMMY_HASH = _password_hash.hash("dummy-password-for-timing-equalisation")
+
+
+def hash_password(password: str) -> str:
+    return _password_hash.hash(password)
+
+
+def verify_password(password: str, hashed: str | None) -> bool:
+    if hashed is None:
+        _password_hash.verify(password, _DUMMY_HASH)
+        return False
+    return _password_hash.verify(password, hashed)
+
+
+class InvalidTokenError(Exception):
+    pass
+
+
+def create_access_token(
+    subject: str, *, secret: str, algorithm: str, expires_in: timedelta
+) -> str:
+    now = datetime.now(UTC)
+    claims = {"sub": subject, "iat": now, "exp": now + expires_in}
+    return jwt.encode(claims, secret, algorithm=algorithm)
+
+
+def decode_access_token(token: str, *, secret: str, algorithm: str) -> str:
+    """Return the token's subject; raise InvalidTokenError for expired, forged or malformed ones."""
+    try:
+        claims = jwt.decode(
+            token, secret, algorithms=[algorithm], options={"require": ["sub", "exp"]}
+        )
+    except jwt.PyJWTError as exc:
+        raise InvalidTokenError(str(exc)) from exc
+    return str(claims["sub"])

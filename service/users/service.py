@@ -1,0 +1,56 @@
+"""User accounts and authentication. Functions take a session and plain arguments."""
+
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service import security
+from service.errors import AuthenticationError, ConflictError
+from service.users.models import User
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+async def create_user(
+    session: AsyncSession, *, email: str, password: str, is_admin: bool = False
+) -> User:
+    user = User(
+        email=normalise_email(email),
+        hashed_password=security.hash_password(password),
+        is_admin=is_admin,
+    )
+    session.add(user)
+    try:
+        await session.commit()
+    except IntegrityError as exc:
+        await session.rollback()
+        raise ConflictError("A user with this email already exists") from exc
+    return user
+
+
+async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_user_by_email(session: AsyncSession, *, email: str) -> User | None:
+    result = await session.execute(select(User).where(User.email == normalise_email(email)))
+    return result.scalar_one_or_none()
+
+
+async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
+    """Same error and same work (one hash verification) for unknown email and wrong password."""
+    user = await get_user_by_email(session, email=email)
+    valid = security.verify_password(password, user.hashed_password if user else None)
+    if user is None or not valid or not user.is_active:
+        raise AuthenticationError("Incorrect email or password")
+    return user
+
+
+def issue_token(user: User, *, secret: str, algorithm: str, expires_in: timedelta) -> str:
+    return security.create_access_token(
+        str(user.id), secret=secret, algorithm=algorithm, expires_in=expires_in
+    )
