@@ -33,5 +33,8 @@ format: $(STAMP)
 test: lint ## Lint, then the whole suite against SQLite, PostgreSQL and Redis on 127.0.0.1
 	$(VENV)/bin/pytest
 
+teardown: $(STAMP) ## Destroy an ephemeral stack: make teardown STACK=staging [DRY_RUN=1] [REMOVE_STACK=1]
+	$(PY) -m infra.teardown --stack $(STACK) $(if $(DRY_RUN),--dry-run) $(if $(REMOVE_STACK),--remove-stack)
+
 clean:
 	rm -rf $(VENV) local.db local.db-* .pytest_cache .ruff_cache

@@ -73,7 +73,11 @@ TAGGABLE_TYPES = frozenset(
     }
 )
 
-_ALB_SG_HINT = re.compile(r"(^|[^a-z])(alb|lb|load[ -_]?balancer)([^a-z]|$)", re.IGNORECASE)
+# "alb" or "load balancer" as a word, not as the peer of a rule ("tasks-from-alb", "to-alb").
+_ALB_SG_HINT = re.compile(
+    r"(?<!from[-_ ])(?<!to[-_ ])(^|(?<=[^a-z0-9]))(alb|load[-_ ]?balancer)([^a-z0-9]|$)",
+    re.IGNORECASE,
+)
 _SECRET_NAME = re.compile(r"PASSWORD|PASSWD|SECRET|TOKEN|(^|_)(API|PRIVATE|ACCESS)?KEY(_|$)")
 _URL_CREDENTIALS = re.compile(r"^[a-z][a-z0-9+.-]*://[^/@\s]*:[^/@\s]+@", re.IGNORECASE)
 
@@ -121,9 +125,17 @@ def _int(value: Any) -> int | None:
 
 
 def is_alb_security_group(res: Resource) -> bool:
-    """The ALB's security group, recognised by its logical name, name, description or tags."""
+    """Whether `res` is (a rule of) the ALB's security group.
+
+    Recognised by "alb"/"load balancer" as a word in its logical name, `name`, description or
+    Name/role/component tag, as infra/components/network.py names them (`network-alb`,
+    `network-alb-http-in`). A rule *from* the ALB (`tasks-from-alb`) is not the ALB's. Even when
+    recognised, only TCP 80 and 443 may be open, so a misnamed group gains little.
+    """
     tags = res.props.get("tags") or {}
-    texts = [res.name, res.props.get("name"), res.props.get("description")]
+    texts = [res.name, res.props.get("name")]
+    if res.type == SG:  # a rule's description names its peer ("From the ALB"), not its group
+        texts.append(res.props.get("description"))
     texts += [tags.get("Name"), tags.get("role"), tags.get("component")]
     return any(isinstance(t, str) and _ALB_SG_HINT.search(t) for t in texts)
 

@@ -12,7 +12,7 @@ DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./local.db"
 
 
-class ConfigError(ValueError):
+class ConfigError(Exception):
     """A setting is missing or unsafe; the message names the variable."""
 
 
@@ -51,8 +51,9 @@ class Settings(BaseSettings):
     def _refuse_dev_secret_outside_local(self) -> "Settings":
         if self.environment != "local" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
             raise ConfigError(
-                f"JWT_SECRET is the built-in development value but ENVIRONMENT={self.environment!r}; "
-                "set JWT_SECRET to a random secret (on AWS it comes from Secrets Manager)."
+                "JWT_SECRET is the built-in development value but "
+                f"ENVIRONMENT={self.environment!r}; set JWT_SECRET to a random secret "
+                "(on AWS it comes from Secrets Manager)."
             )
         if self.environment != "local" and len(self.jwt_secret.get_secret_value()) < 32:
             raise ConfigError("JWT_SECRET must be at least 32 characters outside local.")

@@ -27,9 +27,7 @@ class InvalidTokenError(Exception):
     pass
 
 
-def create_access_token(
-    subject: str, *, secret: str, algorithm: str, expires_in: timedelta
-) -> str:
+def create_access_token(subject: str, *, secret: str, algorithm: str, expires_in: timedelta) -> str:
     now = datetime.now(UTC)
     claims = {"sub": subject, "iat": now, "exp": now + expires_in}
     return jwt.encode(claims, secret, algorithm=algorithm)

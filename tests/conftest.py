@@ -54,7 +54,7 @@ async def drop_postgres_database(url: str) -> None:
 
 
 def run_in_fresh_loop(coroutine_factory: Callable[[], Awaitable[T]]) -> T:
-    """Run a coroutine on its own loop in a worker thread (safe inside or outside a running loop)."""
+    """Run a coroutine on a fresh loop in a worker thread (works inside a running loop too)."""
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine_factory()).result()  # type: ignore[arg-type]
 

@@ -1,4 +1,4 @@
-"""Alembic environment: async engine from Settings; accepts a connection passed by service.migrate."""
+"""Alembic environment: async engine from Settings, or a connection passed by service.migrate."""
 
 import asyncio
 from logging.config import fileConfig

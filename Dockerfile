@@ -1,0 +1,69 @@
+# syntax=docker/dockerfile:1
+# The service image: the API by default; the same image runs the migration step
+# (`python -m service.migrate`) and the worker (`python -m service.worker run-due`) by overriding
+# the command. Built by infra/components/image.py (BuildKit) and by `docker compose build`.
+#
+# Base: same Python minor as the project (requires-python >= 3.11, CI runs 3.11). Pinned by tag:
+# a digest cannot be verified without a registry, so rebuilds pick up Debian/Python patch releases
+# of this tag; pin `@sha256:...` here once a digest has been checked against the registry.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# ---- builder: wheels for the project and its runtime dependencies ([project.dependencies] only)
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+
+# Dependencies first, from pyproject.toml alone: a code or README change keeps this layer cached.
+# --only-binary: every dependency ships wheels for amd64 and arm64, so nothing is compiled here
+# either, and a dependency that lost its wheel fails the build instead of needing a compiler.
+COPY pyproject.toml ./
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+        > /tmp/requirements.txt \
+    && pip wheel --wheel-dir /wheels --only-binary=:all: --requirement /tmp/requirements.txt
+
+# Then the project itself (pure Python, built by hatchling): only this layer changes with the code.
+COPY README.md ./
+COPY service ./service
+RUN --mount=type=cache,target=/root/.cache/pip \
+    pip wheel --wheel-dir /wheels --no-deps .
+
+# ---- runtime: no compilers, no build tools, no source tree; a virtualenv installed from /wheels
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PATH=/opt/venv/bin:$PATH \
+    FORWARDED_ALLOW_IPS=127.0.0.1
+
+# The wheels are bind-mounted from the builder, not copied: they never become an image layer.
+# pip byte-compiles at install time, so the read-only, non-root runtime never needs to write .pyc.
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links=/wheels /wheels/service-*.whl \
+    && groupadd --system --gid 10001 app \
+    && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+        --shell /usr/sbin/nologin app \
+    && install --directory --owner=10001 --group=10001 --mode=0755 /app
+
+# /app is writable only so that `docker run` without DATABASE_URL can create its SQLite file;
+# on AWS the database is PostgreSQL and the root filesystem may be read-only.
+WORKDIR /app
+USER 10001:10001
+EXPOSE 8000
+
+# No HEALTHCHECK: ECS Fargate ignores it (the ALB probes GET /health; a task-definition healthCheck
+# would be separate), and this image also runs the migrate and worker commands, which serve no
+# HTTP and would be reported unhealthy. compose.yaml declares the API's healthcheck per service.
+#
+# Exec form: uvicorn is PID 1 and receives SIGTERM itself. One process per container (ECS scales
+# tasks). Without --forwarded-allow-ips on the command line uvicorn reads FORWARDED_ALLOW_IPS from
+# the environment (set to the VPC CIDR by the task definition; only the ALB may be trusted).
+# Keep-alive 75 s > ALB idle timeout 60 s (else sporadic 502s); graceful shutdown 20 s < ECS
+# stopTimeout 30 s (in-flight requests finish before SIGKILL). The app writes its own access log.
+CMD ["uvicorn", "service.main:app", \
+     "--host", "0.0.0.0", "--port", "8000", \
+     "--proxy-headers", \
+     "--timeout-keep-alive", "75", \
+     "--timeout-graceful-shutdown", "20", \
+     "--no-access-log"]

@@ -1,0 +1,1 @@
+"""The Pulumi program that ships the service to AWS (see ``infra/program.py``)."""

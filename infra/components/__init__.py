@@ -1,0 +1,1 @@
+"""One ``pulumi.ComponentResource`` per concern; each parents its children to itself."""

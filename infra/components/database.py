@@ -1,0 +1,102 @@
+"""RDS PostgreSQL: private, encrypted, SSL forced, RDS-managed master password."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.network import POSTGRES_PORT
+
+
+@dataclass(frozen=True)
+class DatabaseArgs:
+    prefix: str
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    instance_class: str
+    engine_version: str  # "16" or "16.4"
+    allocated_storage: int
+    max_allocated_storage: int
+    multi_az: bool
+    backup_retention_days: int
+    db_name: str
+    username: str
+    deletion_protection: bool
+    skip_final_snapshot: bool
+    apply_immediately: bool
+    protect: bool = False
+
+
+class Database(pulumi.ComponentResource):
+    """PostgreSQL reachable only through ``security_group_id`` (which admits only the tasks).
+
+    The master password is managed by RDS in Secrets Manager (``manage_master_user_password``);
+    ``secret_arn`` is that secret, a JSON document with ``username`` and ``password`` keys. RDS
+    rotates it every 7 days by default: see the README's rotation runbook.
+    """
+
+    def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("service:infra:Database", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        major = args.engine_version.split(".")[0]
+
+        subnet_group = aws.rds.SubnetGroup(
+            f"{name}-subnets",
+            subnet_ids=list(args.subnet_ids),
+            description=f"{args.prefix} database subnets (private)",
+            opts=child,
+        )
+        parameters = aws.rds.ParameterGroup(
+            f"{name}-params",
+            family=f"postgres{major}",
+            description=f"{args.prefix} PostgreSQL {major}: SSL required",
+            parameters=[
+                aws.rds.ParameterGroupParameterArgs(name="rds.force_ssl", value="1"),
+                aws.rds.ParameterGroupParameterArgs(
+                    name="log_min_duration_statement", value="1000"
+                ),
+            ],
+            opts=child,
+        )
+        self.instance = aws.rds.Instance(
+            f"{name}-instance",
+            identifier_prefix=f"{args.prefix}-",
+            engine="postgres",
+            engine_version=args.engine_version,
+            instance_class=args.instance_class,
+            allocated_storage=args.allocated_storage,
+            max_allocated_storage=args.max_allocated_storage,
+            storage_type="gp3",
+            storage_encrypted=True,
+            db_name=args.db_name,
+            username=args.username,
+            manage_master_user_password=True,
+            port=POSTGRES_PORT,
+            db_subnet_group_name=subnet_group.name,
+            parameter_group_name=parameters.name,
+            vpc_security_group_ids=[args.security_group_id],
+            publicly_accessible=False,
+            multi_az=args.multi_az,
+            backup_retention_period=args.backup_retention_days,
+            copy_tags_to_snapshot=True,
+            auto_minor_version_upgrade=True,
+            deletion_protection=args.deletion_protection,
+            skip_final_snapshot=args.skip_final_snapshot,
+            final_snapshot_identifier=(
+                None if args.skip_final_snapshot else f"{args.prefix}-db-final-snapshot"
+            ),
+            delete_automated_backups=args.skip_final_snapshot,
+            apply_immediately=args.apply_immediately,
+            performance_insights_enabled=False,
+            enabled_cloudwatch_logs_exports=["postgresql"],
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        self.address = self.instance.address
+        self.port = self.instance.port
+        self.db_name = args.db_name
+        self.identifier = self.instance.identifier
+        self.secret_arn = self.instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
+        self.register_outputs({"address": self.address, "secretArn": self.secret_arn})

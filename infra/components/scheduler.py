@@ -1,0 +1,110 @@
+"""The scheduled worker: a task definition and an EventBridge Scheduler schedule that runs it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.service import Service, assume_role, policy
+
+WORKER_COMMAND = ["python", "-m", "service.worker", "run-due", "--once"]
+WORKER_CONTAINER = "worker"
+
+
+@dataclass(frozen=True)
+class SchedulerArgs:
+    service: Service  # the worker reuses its cluster, roles, image, environment and secrets
+    schedule: str  # "rate(1 minute)" or "cron(...)"
+    subnet_ids: Sequence[pulumi.Input[str]]
+    security_group_id: pulumi.Input[str]
+    assign_public_ip: bool
+    enabled: bool = True
+
+
+class Scheduler(pulumi.ComponentResource):
+    """Runs ``python -m service.worker run-due --once`` on the cluster on a schedule.
+
+    The schedule's role may only ``ecs:RunTask`` this task definition family on this cluster and
+    ``iam:PassRole`` the task's two roles (execution and task) to ECS, nothing else.
+    """
+
+    def __init__(self, name: str, args: SchedulerArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("service:infra:Scheduler", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        svc = args.service
+        worker = svc.container(WORKER_CONTAINER, command=WORKER_COMMAND)
+        self.task_definition = svc.task_definition_for(f"{name}-worker", "worker", [worker])
+        # Every revision of this family (the ARN without its ":<revision>").
+        family_arn = self.task_definition.arn.apply(lambda arn: arn.rsplit(":", 1)[0] + ":*")
+
+        self.role = aws.iam.Role(
+            f"{name}-role",
+            description="EventBridge Scheduler: run the worker task",
+            assume_role_policy=assume_role("scheduler.amazonaws.com"),
+            opts=child,
+        )
+        self.passed_roles = [svc.execution_role.arn, svc.task_role.arn]
+        run_task = aws.iam.RolePolicy(
+            f"{name}-run-task",
+            role=self.role.id,
+            policy=policy(
+                {
+                    "Sid": "RunWorkerTask",
+                    "Effect": "Allow",
+                    "Action": ["ecs:RunTask"],
+                    "Resource": [family_arn],
+                    "Condition": {"ArnEquals": {"ecs:cluster": svc.cluster.arn}},
+                },
+                {
+                    "Sid": "TagWorkerTask",
+                    "Effect": "Allow",
+                    "Action": ["ecs:TagResource"],
+                    "Resource": "*",
+                    "Condition": {"StringEquals": {"ecs:CreateAction": "RunTask"}},
+                },
+                {
+                    "Sid": "PassWorkerRoles",
+                    "Effect": "Allow",
+                    "Action": ["iam:PassRole"],
+                    "Resource": self.passed_roles,
+                    "Condition": {"StringLike": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+                },
+            ),
+            opts=child,
+        )
+        self.schedule = aws.scheduler.Schedule(
+            f"{name}-schedule",
+            description="Run due automations (service.worker run-due --once)",
+            schedule_expression=args.schedule,
+            state="ENABLED" if args.enabled else "DISABLED",
+            flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
+            target=aws.scheduler.ScheduleTargetArgs(
+                arn=svc.cluster.arn,
+                role_arn=self.role.arn,
+                ecs_parameters=aws.scheduler.ScheduleTargetEcsParametersArgs(
+                    task_definition_arn=self.task_definition.arn,
+                    launch_type="FARGATE",
+                    platform_version="LATEST",
+                    task_count=1,
+                    propagate_tags="TASK_DEFINITION",
+                    enable_ecs_managed_tags=True,
+                    network_configuration=(
+                        aws.scheduler.ScheduleTargetEcsParametersNetworkConfigurationArgs(
+                            subnets=list(args.subnet_ids),
+                            security_groups=[args.security_group_id],
+                            assign_public_ip=args.assign_public_ip,
+                        )
+                    ),
+                ),
+                retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
+                    # A missed minute is picked up by the next run: never pile runs up.
+                    maximum_retry_attempts=0,
+                    maximum_event_age_in_seconds=60,
+                ),
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[run_task]),
+        )
+        self.register_outputs({"taskDefinition": self.task_definition.family})

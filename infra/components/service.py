@@ -1,0 +1,344 @@
+"""ECS on Fargate: cluster, logs, roles, task definition (app + migration), service, autoscaling."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.network import APP_PORT, POSTGRES_PORT
+
+MIGRATE_COMMAND = ["python", "-m", "service.migrate"]
+APP_CONTAINER = "app"
+MIGRATE_CONTAINER = "migrate"
+ECS_TASKS = "ecs-tasks.amazonaws.com"
+EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+
+
+@dataclass(frozen=True)
+class ServiceArgs:
+    prefix: str
+    environment: str
+    region: str
+    image: pulumi.Input[str]  # "<repository>@sha256:..."
+    cpu_architecture: str  # X86_64 | ARM64
+    cpu: int
+    memory: int
+    vpc_cidr: str
+    subnet_ids: Sequence[pulumi.Input[str]]
+    assign_public_ip: bool
+    security_group_id: pulumi.Input[str]
+    target_group_arn: pulumi.Input[str]
+    listener: pulumi.Resource  # the service registers only once the target group is attached
+    db_host: pulumi.Input[str]
+    db_name: str
+    db_secret_arn: pulumi.Input[str]  # RDS-managed: JSON {"username", "password"}
+    jwt_secret_arn: pulumi.Input[str]
+    redis_url_secret_arn: pulumi.Input[str]
+    desired_count: int
+    min_count: int
+    max_count: int
+    health_check_grace_seconds: int
+    log_retention_days: int
+    enable_execute_command: bool
+    keep_alive_seconds: int  # > the ALB idle timeout, or the ALB sees sporadic 502s
+    scale_cpu_target: float
+    scale_requests_per_target: int
+    alb_arn_suffix: pulumi.Input[str]
+    target_group_arn_suffix: pulumi.Input[str]
+    rate_limits: Mapping[str, str] = field(default_factory=dict)
+    deploy_timeout: str = "20m"
+
+
+def policy(*statements: dict) -> pulumi.Output[str]:
+    return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def assume_role(service: str) -> str:
+    return pulumi.Output.json_dumps(
+        {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    )
+
+
+class Service(pulumi.ComponentResource):
+    """The Fargate service and everything a task of this image needs to start.
+
+    Task containers: ``migrate`` (non-essential init container running ``alembic upgrade head``
+    under a PostgreSQL advisory lock) and ``app`` (uvicorn), which starts only when ``migrate``
+    exited 0. A failed migration therefore stops the task before it can serve; the deployment
+    circuit breaker then rolls back to the previous task definition.
+
+    ``container(...)`` builds further containers with the same environment, secrets and logs (the
+    scheduled worker uses it).
+    """
+
+    def __init__(self, name: str, args: ServiceArgs, opts: pulumi.ResourceOptions | None = None):
+        super().__init__("service:infra:Service", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        self.args = args
+
+        self.cluster = aws.ecs.Cluster(
+            f"{name}-cluster",
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            opts=child,
+        )
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-logs",
+            name=f"/ecs/{args.prefix}",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
+
+        # ---- IAM -----------------------------------------------------------------------------
+        self.execution_role = aws.iam.Role(
+            f"{name}-execution",
+            description="ECS agent: pull the image, write logs, read exactly the app's secrets",
+            assume_role_policy=assume_role(ECS_TASKS),
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{name}-execution-managed",
+            role=self.execution_role.name,
+            policy_arn=EXECUTION_POLICY,
+            opts=child,
+        )
+        self.secret_arns = [args.db_secret_arn, args.jwt_secret_arn, args.redis_url_secret_arn]
+        aws.iam.RolePolicy(
+            f"{name}-execution-secrets",
+            role=self.execution_role.id,
+            policy=policy(
+                {
+                    "Sid": "ReadAppSecrets",
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue"],
+                    "Resource": self.secret_arns,
+                }
+            ),
+            opts=child,
+        )
+        self.task_role = aws.iam.Role(
+            f"{name}-task",
+            description="The application's own AWS identity",
+            assume_role_policy=assume_role(ECS_TASKS),
+            opts=child,
+        )
+        if args.enable_execute_command:
+            aws.iam.RolePolicy(
+                f"{name}-task-exec",
+                role=self.task_role.id,
+                policy=policy(
+                    {
+                        "Sid": "EcsExec",
+                        "Effect": "Allow",
+                        "Action": [
+                            "ssmmessages:CreateControlChannel",
+                            "ssmmessages:CreateDataChannel",
+                            "ssmmessages:OpenControlChannel",
+                            "ssmmessages:OpenDataChannel",
+                        ],
+                        "Resource": "*",
+                    }
+                ),
+                opts=child,
+            )
+
+        # ---- task definition -----------------------------------------------------------------
+        migrate = self.container(MIGRATE_CONTAINER, command=MIGRATE_COMMAND, essential=False)
+        app = self.container(
+            APP_CONTAINER,
+            port=APP_PORT,
+            depends_on=[{"containerName": MIGRATE_CONTAINER, "condition": "SUCCESS"}],
+        )
+        self.task_definition = self.task_definition_for(f"{name}-app", "app", [migrate, app])
+
+        # ---- service -------------------------------------------------------------------------
+        self.service = aws.ecs.Service(
+            f"{name}-service",
+            cluster=self.cluster.arn,
+            task_definition=self.task_definition.arn,
+            desired_count=args.desired_count,
+            launch_type="FARGATE",
+            platform_version="LATEST",
+            network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
+                subnets=list(args.subnet_ids),
+                security_groups=[args.security_group_id],
+                assign_public_ip=args.assign_public_ip,
+            ),
+            load_balancers=[
+                aws.ecs.ServiceLoadBalancerArgs(
+                    target_group_arn=args.target_group_arn,
+                    container_name=APP_CONTAINER,
+                    container_port=APP_PORT,
+                )
+            ],
+            health_check_grace_period_seconds=args.health_check_grace_seconds,
+            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
+                enable=True, rollback=True
+            ),
+            deployment_minimum_healthy_percent=100,
+            deployment_maximum_percent=200,
+            enable_execute_command=args.enable_execute_command,
+            enable_ecs_managed_tags=True,
+            propagate_tags="SERVICE",
+            wait_for_steady_state=True,
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[args.listener],
+                # Autoscaling owns the running count once the service exists.
+                ignore_changes=["desired_count"],
+                custom_timeouts=pulumi.CustomTimeouts(
+                    create=args.deploy_timeout,
+                    update=args.deploy_timeout,
+                    delete=args.deploy_timeout,
+                ),
+            ),
+        )
+        self.cluster_name = self.cluster.name
+        self.service_name = self.service.name
+        self.log_group_name = self.log_group.name
+        self._autoscaling(name)
+
+        self.register_outputs(
+            {
+                "clusterName": self.cluster_name,
+                "serviceName": self.service_name,
+                "logGroup": self.log_group_name,
+            }
+        )
+
+    # ---- helpers used here and by the scheduler -------------------------------------------------
+    def environment(self) -> list[dict[str, str]]:
+        """Plain (non-secret) environment, sorted by name for a stable task definition."""
+        a = self.args
+        env = {
+            "ENVIRONMENT": a.environment,
+            "DB_HOST": a.db_host,
+            "DB_PORT": str(POSTGRES_PORT),
+            "DB_NAME": a.db_name,
+            "DB_SSL": "require",
+            "FORWARDED_ALLOW_IPS": a.vpc_cidr,
+            "LOG_LEVEL": "INFO",
+            "LOG_JSON": "true",
+            # Read by the uvicorn CLI; must exceed the ALB idle timeout (see design.md pitfalls).
+            "UVICORN_TIMEOUT_KEEP_ALIVE": str(a.keep_alive_seconds),
+            **dict(a.rate_limits),
+        }
+        return [{"name": k, "value": v} for k, v in sorted(env.items())]
+
+    def secrets(self) -> list[dict[str, pulumi.Input[str]]]:
+        """Secrets by reference: the ECS agent resolves them at start, values never in state."""
+        a = self.args
+        db = pulumi.Output.from_input(a.db_secret_arn)
+        return [
+            {"name": "DB_PASSWORD", "valueFrom": pulumi.Output.concat(db, ":password::")},
+            {"name": "DB_USER", "valueFrom": pulumi.Output.concat(db, ":username::")},
+            {"name": "JWT_SECRET", "valueFrom": a.jwt_secret_arn},
+            {"name": "REDIS_URL", "valueFrom": a.redis_url_secret_arn},
+        ]
+
+    def container(
+        self,
+        name: str,
+        *,
+        command: list[str] | None = None,
+        essential: bool = True,
+        port: int | None = None,
+        depends_on: list[dict[str, str]] | None = None,
+    ) -> dict:
+        a = self.args
+        definition: dict = {
+            "name": name,
+            "image": a.image,
+            "essential": essential,
+            "environment": self.environment(),
+            "secrets": self.secrets(),
+            "linuxParameters": {"initProcessEnabled": True},
+            "stopTimeout": 30,
+            "logConfiguration": {
+                "logDriver": "awslogs",
+                "options": {
+                    "awslogs-group": self.log_group.name,
+                    "awslogs-region": a.region,
+                    "awslogs-stream-prefix": name,
+                },
+            },
+        }
+        if command is not None:
+            definition["command"] = command
+        if port is not None:
+            definition["portMappings"] = [
+                {"containerPort": port, "protocol": "tcp", "name": "http"}
+            ]
+        if depends_on:
+            definition["dependsOn"] = depends_on
+        return definition
+
+    def task_definition_for(
+        self, resource_name: str, family: str, containers: list[dict]
+    ) -> aws.ecs.TaskDefinition:
+        a = self.args
+        return aws.ecs.TaskDefinition(
+            resource_name,
+            family=f"{a.prefix}-{family}",
+            cpu=str(a.cpu),
+            memory=str(a.memory),
+            network_mode="awsvpc",
+            requires_compatibilities=["FARGATE"],
+            runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(
+                cpu_architecture=a.cpu_architecture, operating_system_family="LINUX"
+            ),
+            execution_role_arn=self.execution_role.arn,
+            task_role_arn=self.task_role.arn,
+            container_definitions=pulumi.Output.json_dumps(containers),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _autoscaling(self, name: str) -> None:
+        a = self.args
+        child = pulumi.ResourceOptions(parent=self)
+        self.scaling_target = aws.appautoscaling.Target(
+            f"{name}-scaling",
+            service_namespace="ecs",
+            scalable_dimension="ecs:service:DesiredCount",
+            resource_id=pulumi.Output.format(
+                "service/{0}/{1}", self.cluster.name, self.service.name
+            ),
+            min_capacity=a.min_count,
+            max_capacity=a.max_count,
+            opts=child,
+        )
+
+        def tracking(key: str, metric: str, target: float, label=None) -> None:
+            aws.appautoscaling.Policy(
+                f"{name}-scale-{key}",
+                policy_type="TargetTrackingScaling",
+                service_namespace=self.scaling_target.service_namespace,
+                scalable_dimension=self.scaling_target.scalable_dimension,
+                resource_id=self.scaling_target.resource_id,
+                target_tracking_scaling_policy_configuration=(
+                    aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                        target_value=target,
+                        predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(  # noqa: E501
+                            predefined_metric_type=metric, resource_label=label
+                        ),
+                        scale_in_cooldown=300,
+                        scale_out_cooldown=60,
+                    )
+                ),
+                opts=child,
+            )
+
+        tracking("cpu", "ECSServiceAverageCPUUtilization", a.scale_cpu_target)
+        tracking(
+            "requests",
+            "ALBRequestCountPerTarget",
+            float(a.scale_requests_per_target),
+            pulumi.Output.format("{0}/{1}", a.alb_arn_suffix, a.target_group_arn_suffix),
+        )

@@ -1,0 +1,223 @@
+"""The whole stack, composed in the order of the architecture diagram.
+
+config -> provider (default tags) -> network -> registry -> image -> secrets -> database -> cache
+-> load balancer -> service (+ autoscaling) -> scheduled worker -> alarms -> outputs
+
+The load balancer comes before the service because the service may register only once its target
+group is attached to a listener.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pulumi
+import pulumi_aws as aws
+
+from infra.components.alarms import Alarms, AlarmsArgs
+from infra.components.cache import Cache, CacheArgs
+from infra.components.database import Database, DatabaseArgs
+from infra.components.image import Image, ImageArgs
+from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
+from infra.components.network import Network, NetworkArgs
+from infra.components.registry import Registry, RegistryArgs
+from infra.components.scheduler import Scheduler, SchedulerArgs
+from infra.components.secrets import Secrets, SecretsArgs
+from infra.components.service import Service, ServiceArgs
+from infra.config import REPO_ROOT, StackConfig
+
+# uvicorn must keep idle connections open longer than the ALB does (else: sporadic 502s).
+KEEP_ALIVE_MARGIN_SECONDS = 15
+
+
+def build_context() -> str:
+    """The repository root relative to the working directory Pulumi runs the program in."""
+    return os.path.relpath(REPO_ROOT, os.getcwd())
+
+
+def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
+    """Declare every resource of the stack; returns the stack outputs."""
+    provider = aws.Provider(
+        "aws",
+        region=cfg.region,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=cfg.default_tags),
+    )
+    opts = pulumi.ResourceOptions(providers={"aws": provider})
+    recovery_window = 0 if cfg.ephemeral else 30
+
+    network = Network(
+        "network",
+        NetworkArgs(
+            cidr=cfg.vpc_cidr,
+            availability_zones=cfg.availability_zones,
+            nat_gateways=cfg.nat_gateways,
+        ),
+        opts,
+    )
+    # Without NAT (a dev cost opt-out) tasks run in public subnets with a public IP.
+    task_subnets = (
+        network.public_subnet_ids if cfg.tasks_in_public_subnets else network.private_subnet_ids
+    )
+
+    registry = Registry(
+        "registry",
+        RegistryArgs(
+            immutable_tags=cfg.protect,
+            force_delete=cfg.ephemeral,
+            protect=cfg.protect,
+        ),
+        opts,
+    )
+    context = build_context()
+    image = Image(
+        "image",
+        ImageArgs(
+            repository_url=registry.repository_url,
+            registry_id=registry.registry_id,
+            tag=cfg.image_tag,
+            platform=cfg.platform,
+            context=context,
+            dockerfile=os.path.join(context, "Dockerfile"),
+        ),
+        opts,
+    )
+    secrets = Secrets(
+        "secrets",
+        SecretsArgs(prefix=cfg.prefix, recovery_window_days=recovery_window, protect=cfg.protect),
+        opts,
+    )
+    database = Database(
+        "database",
+        DatabaseArgs(
+            prefix=cfg.prefix,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=network.db_sg.id,
+            instance_class=cfg.db_instance_class,
+            engine_version=cfg.db_engine_version,
+            allocated_storage=cfg.db_allocated_storage,
+            max_allocated_storage=cfg.db_max_allocated_storage,
+            multi_az=cfg.db_multi_az,
+            backup_retention_days=cfg.db_backup_retention_days,
+            db_name=cfg.db_name,
+            username=cfg.db_username,
+            deletion_protection=cfg.protect,
+            skip_final_snapshot=cfg.ephemeral,
+            apply_immediately=not cfg.protect,
+            protect=cfg.protect,
+        ),
+        opts,
+    )
+    cache = Cache(
+        "cache",
+        CacheArgs(
+            prefix=cfg.prefix,
+            subnet_ids=network.private_subnet_ids,
+            security_group_id=network.cache_sg.id,
+            node_type=cfg.cache_node_type,
+            nodes=cfg.cache_nodes,
+            engine_version=cfg.cache_engine_version,
+            recovery_window_days=recovery_window,
+            apply_immediately=not cfg.protect,
+            protect=cfg.protect,
+        ),
+        opts,
+    )
+    load_balancer = LoadBalancer(
+        "web",
+        LoadBalancerArgs(
+            vpc_id=network.vpc_id,
+            subnet_ids=network.public_subnet_ids,
+            security_group_id=network.alb_sg.id,
+            certificate_arn=cfg.certificate_arn,
+            ssl_policy=cfg.ssl_policy,
+            idle_timeout_seconds=cfg.idle_timeout_seconds,
+            deletion_protection=cfg.protect,
+            waf_rate_limit=cfg.waf_rate_limit if cfg.waf_enabled else None,
+        ),
+        opts,
+    )
+    service = Service(
+        "app",
+        ServiceArgs(
+            prefix=cfg.prefix,
+            environment=cfg.environment,
+            region=cfg.region,
+            image=image.image_ref,
+            cpu_architecture=cfg.cpu_architecture,
+            cpu=cfg.task_cpu,
+            memory=cfg.task_memory,
+            vpc_cidr=cfg.vpc_cidr,
+            subnet_ids=task_subnets,
+            assign_public_ip=cfg.tasks_in_public_subnets,
+            security_group_id=network.task_sg.id,
+            target_group_arn=load_balancer.target_group.arn,
+            listener=load_balancer.listener,
+            db_host=database.address,
+            db_name=database.db_name,
+            db_secret_arn=database.secret_arn,
+            jwt_secret_arn=secrets.jwt_secret_arn,
+            redis_url_secret_arn=cache.url_secret_arn,
+            desired_count=cfg.desired_count,
+            min_count=cfg.min_count,
+            max_count=cfg.max_count,
+            health_check_grace_seconds=cfg.health_check_grace_seconds,
+            log_retention_days=cfg.log_retention_days,
+            enable_execute_command=cfg.enable_execute_command,
+            keep_alive_seconds=cfg.idle_timeout_seconds + KEEP_ALIVE_MARGIN_SECONDS,
+            scale_cpu_target=cfg.scale_cpu_target,
+            scale_requests_per_target=cfg.scale_requests_per_target,
+            alb_arn_suffix=load_balancer.arn_suffix,
+            target_group_arn_suffix=load_balancer.target_group_arn_suffix,
+            rate_limits=cfg.rate_limits,
+        ),
+        opts,
+    )
+    scheduler = Scheduler(
+        "worker",
+        SchedulerArgs(
+            service=service,
+            schedule=cfg.worker_schedule,
+            subnet_ids=task_subnets,
+            security_group_id=network.task_sg.id,
+            assign_public_ip=cfg.tasks_in_public_subnets,
+            enabled=cfg.worker_enabled,
+        ),
+        opts,
+    )
+    alarms = Alarms(
+        "alarms",
+        AlarmsArgs(
+            thresholds=cfg.alarms,
+            email=cfg.alarm_email,
+            alb_arn_suffix=load_balancer.arn_suffix,
+            target_group_arn_suffix=load_balancer.target_group_arn_suffix,
+            cluster_name=service.cluster_name,
+            service_name=service.service_name,
+            db_identifier=database.identifier,
+            cache_node_ids=cache.node_ids,
+        ),
+        opts,
+    )
+
+    host = cfg.domain_name or load_balancer.dns_name
+    return {
+        "serviceUrl": pulumi.Output.concat(load_balancer.scheme, "://", host),
+        "loadBalancerDns": load_balancer.dns_name,
+        "repositoryUrl": registry.repository_url,
+        "imageRef": image.image_ref,
+        "imageTag": pulumi.Output.from_input(image.tag),
+        "clusterName": service.cluster_name,
+        "serviceName": service.service_name,
+        "logGroup": service.log_group_name,
+        "workerTaskDefinition": scheduler.task_definition.family,
+        "alarmTopicArn": alarms.topic_arn,
+        "databaseSecretArn": database.secret_arn,
+    }
+
+
+def main() -> dict[str, pulumi.Output]:
+    """Entry point for ``pulumi up`` and for the offline plan: load config, build, export."""
+    outputs = build(StackConfig.load())
+    for key, value in outputs.items():
+        pulumi.export(key, value)
+    return outputs
