@@ -22,9 +22,10 @@ migrate: $(STAMP) ## Apply migrations to DATABASE_URL (default: ./local.db)
 dev: migrate ## Serve on http://127.0.0.1:8000 (docs at /docs) with SQLite and the in-memory limiter
 	$(VENV)/bin/uvicorn service.main:app --reload --host $(HOST) --port $(PORT)
 
-lint: $(STAMP) ## ruff lint + format check
+lint: $(STAMP) ## ruff lint + format check + hadolint on the Dockerfile
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint Dockerfile
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -6,6 +6,6 @@ from pathlib import Path
 # Pulumi runs this file with infra/ as the program directory; make the `infra` package importable.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from infra.program import main  # noqa: E402
+from infra.program import main
 
 main()

@@ -36,9 +36,29 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 }
 # CloudWatch Logs accepts only these retention periods (days).
 LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922,
-    3288, 3653,
-)  # fmt: skip
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
@@ -179,7 +199,9 @@ class _Reader:
         self.aws = pulumi.Config("aws")
 
     # -- primitives
-    def fail(self, key: str, expected: str, got: Any = None, *, namespace: str | None = None) -> None:
+    def fail(
+        self, key: str, expected: str, got: Any = None, *, namespace: str | None = None
+    ) -> None:
         full = f"{namespace or self.project}:{key}"
         got_text = "it is not set" if got is None else f"got {got!r}"
         raise ConfigError(f"{full} in stack '{self.stack}': expected {expected}, {got_text}")
@@ -187,8 +209,14 @@ class _Reader:
     def raw(self, key: str) -> str | None:
         return self.cfg.get(key)
 
-    def string(self, key: str, default: str | None = None, *, pattern: re.Pattern | None = None,
-               expected: str = "a string") -> str | None:  # fmt: skip
+    def string(
+        self,
+        key: str,
+        default: str | None = None,
+        *,
+        pattern: re.Pattern | None = None,
+        expected: str = "a string",
+    ) -> str | None:
         value = self.raw(key)
         if value is None or value == "":
             return default
@@ -212,8 +240,15 @@ class _Reader:
         self.fail(key, "true or false", value)
         return default  # unreachable
 
-    def integer(self, key: str, default: int, *, minimum: int | None = None,
-                maximum: int | None = None, choices: tuple[int, ...] | None = None) -> int:  # fmt: skip
+    def integer(
+        self,
+        key: str,
+        default: int,
+        *,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        choices: tuple[int, ...] | None = None,
+    ) -> int:
         value = self.raw(key)
         if value is None:
             return default
@@ -265,8 +300,11 @@ class _Reader:
         stack = self.stack
         environment = self.string("environment") or stack
         if environment not in ENVIRONMENTS:
-            self.fail("environment", "one of " + ", ".join(ENVIRONMENTS) +
-                      " (defaults to the stack name)", environment)  # fmt: skip
+            self.fail(
+                "environment",
+                "one of " + ", ".join(ENVIRONMENTS) + " (defaults to the stack name)",
+                environment,
+            )
 
         region = self.aws.get("region")
         if not region:
@@ -289,32 +327,41 @@ class _Reader:
             or not all(isinstance(a, str) and _AZ.match(a) and a.startswith(region) for a in azs)
             or len(set(azs)) != len(azs)
         ):
-            self.fail("availabilityZones",
-                      f"a list of 2 or 3 distinct availability zones in {region}", azs)  # fmt: skip
+            self.fail(
+                "availabilityZones",
+                f"a list of 2 or 3 distinct availability zones in {region}",
+                azs,
+            )
 
         cpu = self.integer("taskCpu", 256, choices=tuple(FARGATE_SIZES))
         memory = self.integer("taskMemory", 512)
         if memory not in FARGATE_SIZES[cpu]:
             allowed = ", ".join(str(m) for m in FARGATE_SIZES[cpu])
-            self.fail("taskMemory", f"a Fargate memory size for taskCpu={cpu}: one of {allowed}",
-                      memory)  # fmt: skip
+            self.fail(
+                "taskMemory", f"a Fargate memory size for taskCpu={cpu}: one of {allowed}", memory
+            )
 
         desired = self.integer("desiredCount", 1, minimum=1, maximum=50)
         min_count = self.integer("minCount", desired, minimum=1, maximum=50)
         max_count = self.integer("maxCount", max(desired, min_count), minimum=1, maximum=100)
         if not min_count <= desired <= max_count:
-            self.fail("desiredCount", f"minCount ({min_count}) <= desiredCount <= maxCount "
-                      f"({max_count})", desired)  # fmt: skip
+            self.fail(
+                "desiredCount",
+                f"minCount ({min_count}) <= desiredCount <= maxCount ({max_count})",
+                desired,
+            )
 
-        certificate_arn = self.string("certificateArn", pattern=_ACM_ARN,
-                                      expected="an ACM certificate ARN")  # fmt: skip
+        certificate_arn = self.string(
+            "certificateArn", pattern=_ACM_ARN, expected="an ACM certificate ARN"
+        )
         require_https = self.boolean("requireHttps", False)
         if require_https and certificate_arn is None:
             self.fail("certificateArn", "an ACM certificate ARN because requireHttps is true")
 
         db_storage = self.integer("dbAllocatedStorage", 20, minimum=20, maximum=65536)
-        db_max_storage = self.integer("dbMaxAllocatedStorage", db_storage * 5, minimum=db_storage,
-                                      maximum=65536)  # fmt: skip
+        db_max_storage = self.integer(
+            "dbMaxAllocatedStorage", db_storage * 5, minimum=db_storage, maximum=65536
+        )
 
         cache_nodes = self.integer("cacheNodes", 1, minimum=1, maximum=6)
 
@@ -328,13 +375,22 @@ class _Reader:
         if not isinstance(tags, dict):
             self.fail("tags", "a map of tag names to values", tags)
 
+        ephemeral = self.boolean("ephemeral", False)
+        protect = self.boolean("protect", False)
+        if ephemeral and protect:
+            self.fail(
+                "protect",
+                "false because ephemeral is true (a disposable stack cannot protect its data)",
+                True,
+            )
+
         return StackConfig(
             project=self.project,
             stack=stack,
             environment=environment,
             region=region,
-            ephemeral=self.boolean("ephemeral", False),
-            protect=self.boolean("protect", False),
+            ephemeral=ephemeral,
+            protect=protect,
             vpc_cidr=str(network),
             availability_zones=tuple(azs),
             nat_gateways=self.choice("natGateways", "single", NAT_MODES),
@@ -345,30 +401,48 @@ class _Reader:
             desired_count=desired,
             min_count=min_count,
             max_count=max_count,
-            health_check_grace_seconds=self.integer("healthCheckGraceSeconds", 60, minimum=0,
-                                                    maximum=2147483647),  # fmt: skip
+            health_check_grace_seconds=self.integer(
+                "healthCheckGraceSeconds", 60, minimum=0, maximum=2147483647
+            ),
             enable_execute_command=self.boolean("enableExecuteCommand", False),
             log_retention_days=self.integer("logRetentionDays", 30, choices=LOG_RETENTION_DAYS),
             rate_limits={k: str(v) for k, v in sorted(rate_limits.items())},
-            db_instance_class=self.string("dbInstanceClass", "db.t4g.micro",
-                                          pattern=re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$"),
-                                          expected="an RDS instance class such as db.t4g.micro"),  # fmt: skip
-            db_engine_version=self.string("dbEngineVersion", "16",
-                                          pattern=re.compile(r"^\d+(\.\d+)?$"),
-                                          expected="a PostgreSQL version such as 16 or 16.4"),  # fmt: skip
+            db_instance_class=self.string(
+                "dbInstanceClass",
+                "db.t4g.micro",
+                pattern=re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$"),
+                expected="an RDS instance class such as db.t4g.micro",
+            ),
+            db_engine_version=self.string(
+                "dbEngineVersion",
+                "16",
+                pattern=re.compile(r"^\d+(\.\d+)?$"),
+                expected="a PostgreSQL version such as 16 or 16.4",
+            ),
             db_allocated_storage=db_storage,
             db_max_allocated_storage=db_max_storage,
             db_multi_az=self.boolean("dbMultiAz", False),
-            db_backup_retention_days=self.integer("dbBackupRetentionDays", 7, minimum=1,
-                                                  maximum=35),  # fmt: skip
-            db_name=self.string("dbName", "app", pattern=re.compile(r"^[a-z][a-z0-9_]{0,62}$"),
-                                expected="a lowercase PostgreSQL identifier"),  # fmt: skip
-            db_username=self.string("dbUsername", "app_admin",
-                                    pattern=re.compile(r"^[a-z][a-z0-9_]{0,15}$"),
-                                    expected="a lowercase identifier of at most 16 characters"),  # fmt: skip
-            cache_node_type=self.string("cacheNodeType", "cache.t4g.micro",
-                                        pattern=re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$"),
-                                        expected="an ElastiCache node type"),  # fmt: skip
+            db_backup_retention_days=self.integer(
+                "dbBackupRetentionDays", 7, minimum=1, maximum=35
+            ),
+            db_name=self.string(
+                "dbName",
+                "app",
+                pattern=re.compile(r"^[a-z][a-z0-9_]{0,62}$"),
+                expected="a lowercase PostgreSQL identifier",
+            ),
+            db_username=self.string(
+                "dbUsername",
+                "app_admin",
+                pattern=re.compile(r"^[a-z][a-z0-9_]{0,15}$"),
+                expected="a lowercase identifier of at most 16 characters",
+            ),
+            cache_node_type=self.string(
+                "cacheNodeType",
+                "cache.t4g.micro",
+                pattern=re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$"),
+                expected="an ElastiCache node type",
+            ),
             cache_nodes=cache_nodes,
             cache_engine_version=self.string("cacheEngineVersion", "7.1"),
             certificate_arn=certificate_arn,
@@ -377,8 +451,12 @@ class _Reader:
             idle_timeout_seconds=self.integer("idleTimeoutSeconds", 60, minimum=1, maximum=4000),
             domain_name=self.string("domainName"),
             worker_enabled=self.boolean("workerEnabled", True),
-            worker_schedule=self.string("workerSchedule", "rate(1 minute)", pattern=_SCHEDULE,
-                                        expected="rate(N minutes) or cron(...)"),  # fmt: skip
+            worker_schedule=self.string(
+                "workerSchedule",
+                "rate(1 minute)",
+                pattern=_SCHEDULE,
+                expected="rate(N minutes) or cron(...)",
+            ),
             scale_cpu_target=self.number("scaleCpuTarget", 60.0, minimum=1.0),
             scale_requests_per_target=self.integer("scaleRequestsPerTarget", 500, minimum=1),
             alarm_email=self.string("alarmEmail", pattern=_EMAIL, expected="an email address"),
@@ -389,8 +467,11 @@ class _Reader:
         )
 
     def _image_tag(self) -> str:
-        tag = self.string("imageTag", pattern=re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
-                          expected="a docker tag")  # fmt: skip
+        tag = self.string(
+            "imageTag",
+            pattern=re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$"),
+            expected="a docker tag",
+        )
         if tag:
             return tag
         commit = git_commit()

@@ -8,6 +8,7 @@ deterministic fake outputs (ids, ARNs, endpoints, an image digest) so the progra
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import hashlib
 import json
@@ -24,7 +25,7 @@ from pulumi.runtime.sync_await import _sync_await
 from infra.config import PROJECT
 
 ACCOUNT = "123456789012"
-SECRET = "[secret]"
+SECRET = "[secret]"  # noqa: S105 (the redaction marker)
 
 
 @dataclass
@@ -39,6 +40,9 @@ class Recorded:
     custom: bool
     provider: str
     inputs: dict[str, Any]
+    ignore_changes: list[str] = field(default_factory=list)
+    custom_timeouts: dict[str, str] = field(default_factory=dict)
+    dependencies: list[str] = field(default_factory=list)
     parent: str | None = None  # logical name of the parent component, None for the stack
 
     def plain_inputs(self) -> dict[str, Any]:
@@ -68,7 +72,14 @@ class Run:
         return next((r for r in self.resources if r.name == name), None)
 
 
+def _number(value: float) -> float | int:
+    """The engine carries every number as a double: show whole numbers as integers."""
+    return int(value) if value.is_integer() else value
+
+
 def _unwrap(value: Any) -> Any:
+    if isinstance(value, float):
+        return _number(value)
     if rpc.is_rpc_secret(value):
         return _unwrap(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
@@ -79,6 +90,8 @@ def _unwrap(value: Any) -> Any:
 
 
 def _redact(value: Any) -> Any:
+    if isinstance(value, float):
+        return _number(value)
     if rpc.is_rpc_secret(value):
         return SECRET
     if isinstance(value, dict):
@@ -166,19 +179,19 @@ class InfraMocks(pulumi.runtime.Mocks):
             state["result"] = rpc.wrap_rpc_secret(f"mock{name.replace('-', '')}" + "x" * 40)
         return f"{name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
-        if args.token == "aws:ecr/getAuthorizationToken:getAuthorizationToken":
-            return {
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
+        answers = {
+            "aws:ecr/getAuthorizationToken:getAuthorizationToken": lambda: {
                 "authorizationToken": "bW9jazptb2Nr",
                 "userName": "AWS",
                 "password": "mock-ecr-password",
                 "proxyEndpoint": f"https://{ACCOUNT}.dkr.ecr.{self.region}.amazonaws.com",
                 "expiresAt": "2099-01-01T00:00:00Z",
                 "id": self.region,
-            }, None
-        if args.token == "aws:iam/getPolicyDocument:getPolicyDocument":
-            return {"json": json.dumps(args.args, sort_keys=True)}, None
-        return {}, None
+            },
+        }
+        answer = answers.get(args.token)
+        return (answer() if answer else {}), []
 
 
 class RecordingMonitor(MockMonitor):
@@ -188,7 +201,7 @@ class RecordingMonitor(MockMonitor):
         super().__init__(mocks)
         self.recorded: list[Recorded] = []
 
-    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+    def RegisterResource(self, request):  # gRPC method name
         response = super().RegisterResource(request)
         if request.type != "pulumi:pulumi:Stack":
             inputs = rpc.deserialize_properties(request.object)
@@ -202,6 +215,13 @@ class RecordingMonitor(MockMonitor):
                     custom=bool(request.custom),
                     provider=request.provider,
                     inputs=inputs,
+                    ignore_changes=list(request.ignoreChanges),
+                    custom_timeouts={
+                        op: getattr(request.customTimeouts, op)
+                        for op in ("create", "update", "delete")
+                        if getattr(request.customTimeouts, op)
+                    },
+                    dependencies=list(request.dependencies),
                 )
             )
         return response
@@ -239,6 +259,10 @@ def _run(stack, config, program, project) -> Run:
     if program is None:
         from infra.program import main as program
 
+    # A private event loop, closed afterwards together with the executor threads the mock
+    # monitor used, so nothing is left for interpreter shutdown to finalise.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
     region = str(config.get("aws:region", "us-east-1"))
     monitor = RecordingMonitor(InfraMocks(region))
     pulumi.runtime.set_mocks(
@@ -251,7 +275,12 @@ def _run(stack, config, program, project) -> Run:
         exported = program() or {}
         return pulumi.Output.all(**exported).apply(outputs.update).future()
 
-    _sync_await(run_pulumi_func(lambda: _sync_await(body())))
+    try:
+        _sync_await(run_pulumi_func(lambda: _sync_await(body())))
+    finally:
+        loop.run_until_complete(loop.shutdown_default_executor())
+        loop.close()
+        asyncio.set_event_loop(None)
 
     by_urn = {r.urn: r for r in monitor.recorded}
     for rec in monitor.recorded:

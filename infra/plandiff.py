@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SECRET = "[secret]"
+REDACTED = "[secret]"
 ALL_INPUTS = "*"
 
 # Inputs whose change forces a replacement (delete + create), per resource type.
@@ -344,8 +344,8 @@ _SECRET_WORDS = ("password", "secret", "token", "authtoken", "privatekey", "cred
 def _render_value(path: str, value: Any) -> str:
     if value is _MISSING:
         return "(unset)"
-    if value == SECRET or any(w in path.lower().replace("_", "") for w in _SECRET_WORDS):
-        return SECRET
+    if value == REDACTED or any(w in path.lower().replace("_", "") for w in _SECRET_WORDS):
+        return REDACTED
     text = json.dumps(value, sort_keys=True, default=str)
     if len(text) > MAX_VALUE_CHARS:
         return "(long value)"
@@ -358,7 +358,7 @@ def _change_detail(c: Change) -> str:
         before = _render_value(path, _get_path(c.base.inputs, path))
         after = _render_value(path, _get_path(c.head.inputs, path))
         mark = " (forces replacement)" if path.split(".")[0] in c.replace_keys else ""
-        if before == after == SECRET:
+        if before == after == REDACTED:
             parts.append(f"`{path}`{mark}")
         else:
             parts.append(f"`{path}`: `{before}` → `{after}`{mark}")
@@ -372,9 +372,7 @@ def summary_line(d: PlanDiff) -> str:
     change = f"{len(d.changed)} to change"
     if n_replace:
         change += f" ({n_replace} replaced)"
-    return (
-        f"{len(d.added)} to add, {change}, {len(d.removed)} to remove, {d.unchanged} unchanged"
-    )
+    return f"{len(d.added)} to add, {change}, {len(d.removed)} to remove, {d.unchanged} unchanged"
 
 
 def render_markdown(d: PlanDiff, title: str | None = None) -> str:

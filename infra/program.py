@@ -77,7 +77,7 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             tag=cfg.image_tag,
             platform=cfg.platform,
             context=context,
-            dockerfile=os.path.join(context, "Dockerfile"),
+            dockerfile=os.path.normpath(os.path.join(context, "Dockerfile")),
         ),
         opts,
     )

@@ -31,10 +31,13 @@ CACHE_CLUSTER = "aws:elasticache/cluster:Cluster"
 ECR_REPO = "aws:ecr/repository:Repository"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
-LOAD_BALANCERS = frozenset({"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"})
+SM_SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a type, not a password)
+LOAD_BALANCERS = frozenset(
+    {"aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer"}
+)
 
 # Resources holding state that a replacement or deletion would lose: protected in prod.
-DATA_TYPES = frozenset({RDS_INSTANCE, RDS_CLUSTER, REDIS_GROUP, ECR_REPO})
+DATA_TYPES = frozenset({RDS_INSTANCE, RDS_CLUSTER, REDIS_GROUP, ECR_REPO, SM_SECRET})
 
 # Types that accept tags, for the required-tags rule when a resource sets none of its own.
 TAGGABLE_TYPES = frozenset(
@@ -66,7 +69,7 @@ TAGGABLE_TYPES = frozenset(
         LOG_GROUP,
         "aws:cloudwatch/metricAlarm:MetricAlarm",
         "aws:iam/role:Role",
-        "aws:secretsmanager/secret:Secret",
+        SM_SECRET,
         "aws:kms/key:Key",
         "aws:sns/topic:Topic",
         "aws:wafv2/webAcl:WebAcl",
@@ -295,7 +298,9 @@ def required_tags(res: Resource) -> list[str]:
     """Taggable resources carry project, stack and managed-by, set on the resource or through
     the provider's default tags."""
     own = res.props.get("tags")
-    if res.type not in TAGGABLE_TYPES and own is None:
+    if not res.type.startswith("aws:"):
+        return []  # e.g. docker-build's `tags` are image tags; random has none
+    if res.type not in TAGGABLE_TYPES and not isinstance(own, Mapping):
         return []
     tags = {**(res.default_tags or {}), **(own if isinstance(own, Mapping) else {})}
     missing = [t for t in REQUIRED_TAGS if not tags.get(t)]
@@ -331,7 +336,9 @@ RULES: dict[str, Rule] = {
 
 def check(resources: Iterable[Resource]) -> list[str]:
     """Every violation of every rule, as "rule-name: message" lines."""
-    return [f"{name}: {msg}" for res in resources for name, rule in RULES.items() for msg in rule(res)]
+    return [
+        f"{name}: {msg}" for res in resources for name, rule in RULES.items() for msg in rule(res)
+    ]
 
 
 def default_tags_from_provider(props: Mapping[str, Any]) -> dict[str, str]:

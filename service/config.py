@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     db_name: str = "app"
     db_user: str | None = None
     db_password: SecretStr | None = None
+    # ARN of the RDS-managed master secret: the password is re-read from it after a rotation.
+    db_password_secret_arn: str | None = None
     db_ssl: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = None
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
@@ -47,6 +49,16 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = False
 
+    # Automations: webhook delivery and the worker (service/automations, service/worker.py).
+    # Lets a webhook reach 127.0.0.1/::1 (test receivers only); refused outside local.
+    webhook_allow_loopback: bool = False
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    webhook_max_attempts: int = Field(default=3, ge=1, le=10)
+    # Delay before retry n is webhook_backoff_seconds * 2**(n-1): 1 s, then 2 s by default.
+    webhook_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
+    worker_poll_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
+    worker_batch_size: int = Field(default=100, ge=1, le=10_000)
+
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_local(self) -> "Settings":
         if self.environment != "local" and self.jwt_secret.get_secret_value() == DEV_JWT_SECRET:
@@ -57,6 +69,11 @@ class Settings(BaseSettings):
             )
         if self.environment != "local" and len(self.jwt_secret.get_secret_value()) < 32:
             raise ConfigError("JWT_SECRET must be at least 32 characters outside local.")
+        if self.environment != "local" and self.webhook_allow_loopback:
+            raise ConfigError(
+                f"WEBHOOK_ALLOW_LOOPBACK is only for tests and local development but "
+                f"ENVIRONMENT={self.environment!r}; unset it."
+            )
         return self
 
     @cached_property

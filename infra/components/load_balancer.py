@@ -126,12 +126,16 @@ class LoadBalancer(pulumi.ComponentResource):
             f"{name}-waf",
             scope="REGIONAL",
             description="Per-IP rate limit in front of the service",
-            default_action=aws.wafv2.WebAclDefaultActionArgs(allow=aws.wafv2.WebAclDefaultActionAllowArgs()),
+            default_action=aws.wafv2.WebAclDefaultActionArgs(
+                allow=aws.wafv2.WebAclDefaultActionAllowArgs()
+            ),
             rules=[
                 aws.wafv2.WebAclRuleArgs(
                     name="rate-limit-per-ip",
                     priority=1,
-                    action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
+                    action=aws.wafv2.WebAclRuleActionArgs(
+                        block=aws.wafv2.WebAclRuleActionBlockArgs()
+                    ),
                     statement=aws.wafv2.WebAclRuleStatementArgs(
                         rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
                             limit=limit,

@@ -36,7 +36,9 @@ class Scheduler(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         svc = args.service
         worker = svc.container(WORKER_CONTAINER, command=WORKER_COMMAND)
-        self.task_definition = svc.task_definition_for(f"{name}-worker", "worker", [worker])
+        self.task_definition = svc.task_definition_for(
+            f"{name}-worker", "worker", [worker], parent=self
+        )
         # Every revision of this family (the ARN without its ":<revision>").
         family_arn = self.task_definition.arn.apply(lambda arn: arn.rsplit(":", 1)[0] + ":*")
 

@@ -281,7 +281,11 @@ class Service(pulumi.ComponentResource):
         return definition
 
     def task_definition_for(
-        self, resource_name: str, family: str, containers: list[dict]
+        self,
+        resource_name: str,
+        family: str,
+        containers: list[dict],
+        parent: pulumi.Resource | None = None,
     ) -> aws.ecs.TaskDefinition:
         a = self.args
         return aws.ecs.TaskDefinition(
@@ -297,7 +301,7 @@ class Service(pulumi.ComponentResource):
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
             container_definitions=pulumi.Output.json_dumps(containers),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(parent=parent or self),
         )
 
     def _autoscaling(self, name: str) -> None:
@@ -325,7 +329,7 @@ class Service(pulumi.ComponentResource):
                 target_tracking_scaling_policy_configuration=(
                     aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
                         target_value=target,
-                        predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(  # noqa: E501
+                        predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
                             predefined_metric_type=metric, resource_label=label
                         ),
                         scale_in_cooldown=300,

@@ -1,10 +1,13 @@
 """Item use cases. Every function takes a session and plain arguments, never a Request."""
 
 from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from service import events
 from service.errors import NotFoundError
 from service.items.models import Item
 from service.items.schemas import ItemCreate, ItemUpdate
@@ -14,7 +17,9 @@ from service.users.models import User
 async def create_item(session: AsyncSession, *, owner: User, data: ItemCreate) -> Item:
     item = Item(owner_id=owner.id, **data.model_dump())
     session.add(item)
-    await session.commit()
+    await session.flush()  # assigns item.id for the event
+    stage_item_event(session, item=item, kind=events.ITEM_CREATED)
+    await session.commit()  # the item and its outbox event, atomically
     return item
 
 
@@ -51,10 +56,41 @@ async def list_items(
 
 
 async def update_item(session: AsyncSession, *, item: Item, data: ItemUpdate) -> Item:
+    previous: dict[str, Any] = {}
     for field, value in data.model_dump(exclude_unset=True).items():
+        if getattr(item, field) != value:
+            previous[field] = _jsonable(getattr(item, field))
         setattr(item, field, value)
-    await session.commit()
+    if previous:
+        stage_item_event(session, item=item, kind=events.ITEM_UPDATED, previous=previous)
+    await session.commit()  # the change and its outbox event, atomically
     return item
+
+
+def stage_item_event(
+    session: AsyncSession, *, item: Item, kind: str, previous: dict[str, Any] | None = None
+) -> None:
+    """Add an outbox event for `item` to the caller's transaction (the caller commits).
+
+    Payload: {"item": snapshot after the change, "previous": {field: old value} of changed fields}.
+    Consumers derive `low_stock` from previous["quantity"] and item["quantity"].
+    """
+    snapshot = {
+        "id": item.id,
+        "owner_id": item.owner_id,
+        "name": item.name,
+        "price": _jsonable(item.price),
+        "quantity": item.quantity,
+        "archived": item.archived,
+    }
+    payload: dict[str, Any] = {"item": snapshot}
+    if previous is not None:
+        payload["previous"] = previous
+    events.add_event(session, kind=kind, owner_id=item.owner_id, subject_id=item.id, payload=payload)
+
+
+def _jsonable(value: Any) -> Any:
+    return str(value) if isinstance(value, Decimal) else value
 
 
 async def delete_item(session: AsyncSession, *, item: Item) -> None:

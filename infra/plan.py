@@ -1,0 +1,128 @@
+"""Offline plan: ``python -m infra.plan --stack STACK [--json]``.
+
+Runs the Pulumi program under mocks with the stack's configuration (``Pulumi.yaml`` defaults plus
+``Pulumi.<stack>.yaml``), without the Pulumi CLI, provider plugins or cloud credentials, and prints
+the resource tree or, with ``--json``, a stably sorted list of
+``{"type", "name", "parent", "protect", "inputs"}`` with every secret value replaced by
+``"[secret]"``. Values the engine would only know after deployment (ids, ARNs, endpoints, the image
+digest) are deterministic placeholders from ``infra.mocks``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from infra.config import PROJECT, REPO_ROOT, ConfigError, git_commit
+from infra.mocks import SECRET, Recorded, run_program
+
+PLAN_IMAGE_TAG = "plan-local"
+
+
+def load_stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
+    """The config the engine would pass for ``stack``: project defaults overlaid by the stack file.
+
+    Keys are fully qualified (``service:taskCpu``, ``aws:region``). Secure values are replaced by
+    ``"[secret]"`` (the plan never decrypts anything).
+    """
+    project_file = root / "Pulumi.yaml"
+    stack_file = root / f"Pulumi.{stack}.yaml"
+    if not stack_file.exists():
+        known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
+        raise ConfigError(f"no stack file {stack_file.name}; known stacks: {', '.join(known)}")
+    project = yaml.safe_load(project_file.read_text()) or {}
+    name = project.get("name", PROJECT)
+
+    values: dict[str, Any] = {}
+    for key, spec in (project.get("config") or {}).items():
+        full = key if ":" in key else f"{name}:{key}"
+        if isinstance(spec, dict) and ("default" in spec or "value" in spec):
+            values[full] = spec.get("value", spec.get("default"))
+        elif not isinstance(spec, dict):
+            values[full] = spec
+    for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
+        full = key if ":" in key else f"{name}:{key}"
+        values[full] = SECRET if isinstance(value, dict) and "secure" in value else value
+    return values
+
+
+def plan(stack: str, overrides: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """Run the program for ``stack`` under mocks; return the sorted resource list."""
+    config = load_stack_config(stack)
+    config.update(overrides or {})
+    if f"{PROJECT}:imageTag" not in config and git_commit() is None:
+        config[f"{PROJECT}:imageTag"] = PLAN_IMAGE_TAG
+    run = run_program(stack, config)
+    return sorted(
+        (to_dict(r) for r in run.resources),
+        key=lambda r: (r["type"], r["name"], r["parent"] or ""),
+    )
+
+
+def to_dict(resource: Recorded) -> dict[str, Any]:
+    return {
+        "type": resource.type,
+        "name": resource.name,
+        "parent": resource.parent,
+        "protect": resource.protect,
+        "inputs": resource.redacted_inputs(),
+    }
+
+
+def render_tree(resources: list[dict[str, Any]]) -> str:
+    children: dict[str | None, list[dict[str, Any]]] = {}
+    for r in resources:
+        children.setdefault(r["parent"], []).append(r)
+    lines: list[str] = []
+
+    def walk(parent: str | None, depth: int) -> None:
+        for r in sorted(children.get(parent, []), key=lambda r: (r["name"], r["type"])):
+            flag = "  [protected]" if r["protect"] else ""
+            lines.append(f"{'    ' * depth}{r['type']}  {r['name']}{flag}")
+            walk(r["name"], depth + 1)
+
+    walk(None, 0)
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.plan", description=(__doc__ or "").split("\n")[0]
+    )
+    parser.add_argument("--stack", required=True, help="dev, staging, prod, ...")
+    parser.add_argument("--json", action="store_true", help="print the resource list as JSON")
+    parser.add_argument(
+        "--policy",
+        action="store_true",
+        help="run every rule of policy/rules.py over the plan; exit 1 on any violation",
+    )
+    args = parser.parse_args(argv)
+    try:
+        resources = plan(args.stack)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.policy:
+        from policy import rules
+
+        violations = rules.check(rules.resources_from_plan(resources, args.stack))
+        for line in violations:
+            print(f"violation: {line}")
+        print(f"stack {args.stack}: {len(rules.RULES)} rules, {len(violations)} violations")
+        return 1 if violations else 0
+    if args.json:
+        print(json.dumps(resources, indent=2, sort_keys=True))
+    else:
+        print(f"stack {args.stack}: {len(resources)} resources")
+        print(render_tree(resources))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The RDS-managed password rotates: the service re-reads it after PostgreSQL rejects the old one.
+
+A private cluster with scram-sha-256 authentication stands in for RDS (the shared server trusts
+every connection, so it could not reject a stale password); a dict stands in for Secrets Manager.
+"""
+
+import json
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from service import db as db_module
+from service.config import Settings
+from service.db import create_engine
+from service.db_credentials import RotatingPassword, secrets_manager_fetcher
+from tests.support.throwaway_postgres import SUPERUSER_PASSWORD, ThrowawayPostgres
+
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-abcdef"
+
+
+@pytest.fixture(scope="module")
+def password_cluster():
+    cluster = ThrowawayPostgres(auth="scram-sha-256").init()
+    cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
+async def _admin_execute(cluster: ThrowawayPostgres, statement: str) -> None:
+    admin = create_async_engine(
+        cluster.url(password=SUPERUSER_PASSWORD), isolation_level="AUTOCOMMIT"
+    )
+    try:
+        async with admin.connect() as connection:
+            await connection.execute(text(statement))
+    finally:
+        await admin.dispose()
+
+
+async def _select_one(engine) -> int:
+    async with engine.connect() as connection:
+        return (await connection.execute(text("SELECT 1"))).scalar_one()
+
+
+async def test_new_connections_use_the_rotated_password(password_cluster, monkeypatch):
+    secret_store = {"password": "password-before-rotation"}
+    await _admin_execute(
+        password_cluster, "CREATE ROLE app LOGIN PASSWORD 'password-before-rotation'"
+    )
+
+    async def fetch_from_store() -> str:
+        return secret_store["password"]
+
+    monkeypatch.setattr(db_module, "secrets_manager_fetcher", lambda arn: fetch_from_store)
+    settings = Settings(
+        DB_HOST="127.0.0.1",
+        DB_PORT=password_cluster.port,
+        DB_NAME="postgres",
+        DB_USER="app",
+        DB_PASSWORD="password-before-rotation",
+        DB_PASSWORD_SECRET_ARN=SECRET_ARN,
+    )
+    engine = create_engine(settings)
+    try:
+        assert await _select_one(engine) == 1
+        await _admin_execute(password_cluster, "ALTER ROLE app PASSWORD 'password-after-rotation'")
+        secret_store["password"] = "password-after-rotation"
+        await engine.dispose()  # drop pooled connections: the next one must authenticate anew
+
+        with pytest.raises(Exception, match="password authentication failed"):
+            await _select_one(engine)
+        assert await _select_one(engine) == 1, "the re-read password should be accepted"
+    finally:
+        await engine.dispose()
+
+
+async def test_rotating_password_serves_initial_value_without_fetching():
+    calls = []
+
+    async def fetch() -> str:
+        calls.append(1)
+        return "fetched"
+
+    password = RotatingPassword(fetch, initial="from-ecs-secret")
+    assert await password() == "from-ecs-secret"
+    assert calls == []
+    password.invalidate()
+    assert await password() == "fetched"
+    assert calls == [1]
+
+
+async def test_rotating_password_does_not_refetch_in_a_tight_loop():
+    calls = []
+
+    async def fetch() -> str:
+        calls.append(1)
+        return "still-wrong"
+
+    password = RotatingPassword(fetch, min_refresh_interval=60)
+    await password()
+    for _ in range(10):
+        password.invalidate()
+        await password()
+    assert len(calls) == 1
+
+
+async def test_secrets_manager_fetcher_reads_the_password_key(monkeypatch):
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    stubber = Stubber(client)
+    stubber.add_response(
+        "get_secret_value",
+        {"SecretString": json.dumps({"username": "app", "password": "s3cret"})},
+        {"SecretId": SECRET_ARN},
+    )
+    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: client)
+    with stubber:
+        fetch = secrets_manager_fetcher(SECRET_ARN)
+        assert await fetch() == "s3cret"
