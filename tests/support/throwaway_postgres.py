@@ -5,6 +5,7 @@ inject faults or check authentication build their own cluster with initdb/pg_ctl
 refuses to run as root: when we are root, the binaries run as the `postgres` OS user.
 """
 
+import contextlib
 import glob
 import os
 import shutil
@@ -14,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-SUPERUSER_PASSWORD = "throwaway-superuser-password"  # noqa: S105 - test-only cluster
+SUPERUSER_PASSWORD = "throwaway-superuser-password"
 
 
 def free_port() -> int:
@@ -85,8 +86,6 @@ class ThrowawayPostgres:
         return f"postgresql+asyncpg://{user}{secret}@127.0.0.1:{self.port}/{db}"
 
     def destroy(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self.stop("immediate")
-        except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
