@@ -34,7 +34,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PATH=/opt/venv/bin:$PATH \
-    FORWARDED_ALLOW_IPS=127.0.0.1
+    FORWARDED_ALLOW_IPS=127.0.0.1 \
+    UVICORN_TIMEOUT_KEEP_ALIVE=75
 
 # The wheels are bind-mounted from the builder, not copied: they never become an image layer.
 # pip byte-compiles at install time, so the read-only, non-root runtime never needs to write .pyc.
@@ -56,14 +57,17 @@ EXPOSE 8000
 # would be separate), and this image also runs the migrate and worker commands, which serve no
 # HTTP and would be reported unhealthy. compose.yaml declares the API's healthcheck per service.
 #
-# Exec form: uvicorn is PID 1 and receives SIGTERM itself. One process per container (ECS scales
-# tasks). Without --forwarded-allow-ips on the command line uvicorn reads FORWARDED_ALLOW_IPS from
-# the environment (set to the VPC CIDR by the task definition; only the ALB may be trusted).
-# Keep-alive 75 s > ALB idle timeout 60 s (else sporadic 502s); graceful shutdown 20 s < ECS
-# stopTimeout 30 s (in-flight requests finish before SIGKILL). The app writes its own access log.
+# Exec form: uvicorn receives SIGTERM itself, no shell in between. One process per container (ECS
+# scales tasks). Two settings come from the environment, because the infrastructure owns them and a
+# command-line flag would silently override the task definition's value:
+# - FORWARDED_ALLOW_IPS: uvicorn reads it when --forwarded-allow-ips is absent (the task
+#   definition sets the VPC CIDR: only the ALB may set X-Forwarded-For);
+# - UVICORN_TIMEOUT_KEEP_ALIVE (uvicorn's CLI reads UVICORN_* options): 75 s here, the ALB idle
+#   timeout + 15 s on AWS; it must exceed the ALB's idle timeout or the ALB sees sporadic 502s.
+# Graceful shutdown 20 s < ECS stopTimeout 30 s: in-flight requests finish before SIGKILL.
+# The app writes its own access log (service/observability.py).
 CMD ["uvicorn", "service.main:app", \
      "--host", "0.0.0.0", "--port", "8000", \
      "--proxy-headers", \
-     "--timeout-keep-alive", "75", \
      "--timeout-graceful-shutdown", "20", \
      "--no-access-log"]

@@ -34,6 +34,9 @@ format: $(STAMP)
 test: lint ## Lint, then the whole suite against SQLite, PostgreSQL and Redis on 127.0.0.1
 	$(VENV)/bin/pytest
 
+plan: $(STAMP) ## Offline resource tree of a stack (no CLI, no credentials): make plan STACK=dev
+	$(PY) -m infra.plan --stack $(STACK)
+
 teardown: $(STAMP) ## Destroy an ephemeral stack: make teardown STACK=staging [DRY_RUN=1] [REMOVE_STACK=1]
 	$(PY) -m infra.teardown --stack $(STACK) $(if $(DRY_RUN),--dry-run) $(if $(REMOVE_STACK),--remove-stack)
 

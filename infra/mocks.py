@@ -62,8 +62,10 @@ class Run:
     def of_type(self, type_: str) -> list[Recorded]:
         return [r for r in self.resources if r.type == type_]
 
-    def named(self, name: str) -> Recorded:
-        matches = [r for r in self.resources if r.name == name]
+    def named(self, name: str, type_: str | None = None) -> Recorded:
+        matches = [
+            r for r in self.resources if r.name == name and (type_ is None or r.type == type_)
+        ]
         if len(matches) != 1:
             raise KeyError(f"expected one resource named {name!r}, found {len(matches)}")
         return matches[0]

@@ -195,15 +195,13 @@ class PlanDiff:
     @property
     def dangerous(self) -> list[str]:
         lines = [
-            f"protected resource {_label(c.head)} would be **replaced** "
+            f"protected resource {_label(c.head)} would be replaced "
             f"(forced by {', '.join(f'`{k}`' for k in c.replace_keys)})"
             for c in self.changed
             if c.replace and c.protected
         ]
         lines += [
-            f"protected resource {_label(r)} would be **removed**"
-            for r in self.removed
-            if r.protect
+            f"protected resource {_label(r)} would be removed" for r in self.removed if r.protect
         ]
         lines += [
             f"resource {_label(c.head)} would lose its `protect` flag"

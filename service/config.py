@@ -1,15 +1,30 @@
 """Runtime settings, read from the environment (no prefix) by pydantic-settings."""
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from limits import parse as parse_rate_limit
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 
 # Only ever valid on a developer's machine: create_app refuses it anywhere else.
 DEV_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789abcdef"  # noqa: S105
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./local.db"
+
+
+def _valid_rate_limit(value: str) -> str:
+    try:
+        parse_rate_limit(value)
+    except ValueError:
+        raise ValueError(
+            f"{value!r} is not a rate limit; write e.g. '1/second', '5/minute', '20 per hour'"
+        ) from None
+    return value
+
+
+# A `limits` rate string: "<amount>/<second|minute|hour|day>" or "<amount> per <n> <unit>".
+RateLimitSpec = Annotated[str, AfterValidator(_valid_rate_limit)]
 
 
 class ConfigError(Exception):
@@ -41,11 +56,36 @@ class Settings(BaseSettings):
 
     redis_url: SecretStr | None = None
 
+    # Rate limits (service/ratelimit.py): limit("items:create") reads rate_limit_items_create.
+    rate_limit_enabled: bool = True
+    # Redis unreachable: let requests through (true) or answer 503 (false).
+    rate_limit_fail_open: bool = True
+    rate_limit_key_prefix: str = Field(default="ratelimit", min_length=1)
+    # Bounds each check against Redis (pool wait, connect, reply); no retries.
+    rate_limit_redis_timeout: float = Field(default=0.1, gt=0, le=1.0)
+    rate_limit_redis_max_connections: int = Field(default=50, ge=1)
+    # After a Redis failure, apply the failure policy without trying Redis for this long.
+    rate_limit_redis_backoff: float = Field(default=1.0, ge=0, le=60)
+    rate_limit_failure_log_interval: float = Field(default=60.0, ge=0)
+    rate_limit_items_create: RateLimitSpec = "1/second"
+    rate_limit_items_read: RateLimitSpec = "100/second"
+    rate_limit_items_write: RateLimitSpec = "10/second"
+    rate_limit_users_create: RateLimitSpec = "3/minute"
+    rate_limit_users_read: RateLimitSpec = "100/second"
+    rate_limit_auth_token: RateLimitSpec = "5/minute"  # noqa: S105 (a rate, not a secret)
+    rate_limit_auth_token_username: RateLimitSpec = "20/hour"  # noqa: S105
+    rate_limit_automations_create: RateLimitSpec = "10/minute"
+    rate_limit_automations_read: RateLimitSpec = "100/second"
+    rate_limit_automations_write: RateLimitSpec = "10/second"
+
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_expire_minutes: int = Field(default=30, ge=1)
 
     forwarded_allow_ips: str = "127.0.0.1"
+    # Request bodies over this size are answered 413 (FastAPI's max_body_size): a Content-Length
+    # over it is refused before the body is read; a chunked body is cut off once it passes it.
+    max_body_bytes: int = Field(default=1_048_576, ge=1)
     log_level: str = "INFO"
     log_json: bool = False
 

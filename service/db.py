@@ -4,7 +4,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -98,3 +98,10 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+# Primary keys are INTEGER (int4) on PostgreSQL: a larger id in a path is not "not found" but a
+# value asyncpg refuses to send (a 500). Bounding the parameter answers 422 before any query.
+MAX_ID = 2_147_483_647
+ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+# PostgreSQL text cannot hold NUL (U+0000): as a `pattern=`, it turns a 500 into a 422.
+NO_NUL_PATTERN = r"^[^\x00]*$"

@@ -1,11 +1,16 @@
 """The one place where domain and infrastructure exceptions become HTTP responses."""
 
 import logging
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from sqlalchemy import exc as sa_exc
 
+from service.db import get_session
 from service.errors import AuthenticationError, DomainError
 
 logger = logging.getLogger(__name__)
@@ -48,3 +53,91 @@ def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(sa_exc.IntegrityError, integrity_error)
     for exc_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(exc_type, database_unavailable)
+
+
+# Error responses FastAPI cannot infer from a route's signature, added to every operation that
+# can answer them, so the schema lists every status code the API really returns.
+_DETAIL = {
+    "type": "object",
+    "properties": {"detail": {"type": "string"}},
+    "required": ["detail"],
+}
+_RETRY_AFTER = {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}}
+
+
+def _error(description: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": _DETAIL}},
+        **extra,
+    }
+
+
+BODY_ERRORS = {
+    "400": _error("The body could not be parsed (invalid UTF-8, nesting too deep, bad form)"),
+    "413": {
+        "description": "The body is larger than MAX_BODY_BYTES; it is not read",
+        "content": {
+            "application/json": {"schema": _DETAIL},
+            # When Content-Length announces the excess, Starlette answers before the app runs.
+            "text/plain": {"schema": {"type": "string"}},
+        },
+    },
+}
+AUTH_ERRORS = {"401": _error("Missing, invalid or expired bearer token")}
+DATABASE_ERRORS = {"503": _error("Database temporarily unavailable", headers=_RETRY_AFTER)}
+RATE_LIMIT_ERRORS = {
+    "429": _error(
+        "Rate limit exceeded",
+        headers={
+            **_RETRY_AFTER,
+            **{
+                name: {"schema": {"type": "integer"}}
+                for name in ("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset")
+            },
+        },
+    ),
+    "503": _error("Rate limiter (or database) temporarily unavailable", headers=_RETRY_AFTER),
+}
+
+
+def _dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
+    for dependency in dependant.dependencies:
+        if dependency.call is not None:
+            yield dependency.call
+        yield from _dependency_calls(dependency)
+
+
+def document_common_errors(app: FastAPI) -> None:
+    """Extend the generated OpenAPI schema (FastAPI's documented `app.openapi` override) with
+    400/413 on operations with a body, 401 on authenticated ones, 503 on those that use the
+    database, and 429 on rate-limited ones (anything depending on service.ratelimit)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        schema = generate()
+        for route in app.routes:
+            if not isinstance(route, APIRoute) or not route.include_in_schema:
+                continue
+            calls = list(_dependency_calls(route.dependant))
+            for method in route.methods:
+                operation = schema["paths"].get(route.path_format, {}).get(method.lower())
+                if operation is None:
+                    continue
+                extra: dict[str, Any] = {}
+                if "requestBody" in operation:
+                    extra |= BODY_ERRORS
+                if operation.get("security"):
+                    extra |= AUTH_ERRORS
+                if get_session in calls:
+                    extra |= DATABASE_ERRORS
+                if any(getattr(call, "__module__", "") == "service.ratelimit" for call in calls):
+                    extra |= RATE_LIMIT_ERRORS
+                responses = operation.setdefault("responses", {})
+                for status, response in extra.items():
+                    responses.setdefault(status, response)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

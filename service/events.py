@@ -1,9 +1,9 @@
 """Transactional outbox: domain events written in the same transaction as the change they describe.
 
-A domain adds an event with `add_event(session, ...)` before it commits; the event row and the change
-become visible together or not at all. The worker (service/worker.py) claims pending rows, lets the
-automations react, and marks them processed in the same transaction as the runs it records, so each
-event is consumed exactly once. Shared module: imports no domain.
+A domain adds an event with `add_event(session, ...)` before it commits; the event row and the
+change become visible together or not at all. The worker (service/worker.py) claims pending rows,
+lets the automations react, and marks them processed in the same transaction as the runs it
+records, so each event is consumed exactly once. Shared module: imports no domain.
 """
 
 from datetime import datetime

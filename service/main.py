@@ -4,13 +4,18 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service import health
+from service.automations.router import router as automations_router
+from service.automations.router import webhook_url_refused
+from service.automations.service import WebhookURLRefused
 from service.config import Settings
 from service.db import create_engine, create_sessionmaker
-from service.errors_http import install_exception_handlers
+from service.errors_http import document_common_errors, install_exception_handlers
 from service.items.router import router as items_router
 from service.observability import RequestContextMiddleware, configure_logging
+from service.ratelimit import RateLimiter, RateLimitHeadersMiddleware
 from service.users.router import router as users_router
 
 
@@ -18,29 +23,44 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(level=settings.log_level, json_output=settings.log_json)
     engine = create_engine(settings)
+    rate_limiter = RateLimiter(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         await engine.dispose()
+        await rate_limiter.aclose()
 
     app = FastAPI(
         title="Service",
         version="0.1.0",
         lifespan=lifespan,
         docs_url="/docs",
+        max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.readiness_checks = {"database": health.database_check(engine)}
+    app.state.rate_limiter = rate_limiter
+    if rate_limiter.uses_redis:
+        app.state.readiness_checks["redis"] = rate_limiter.ping
 
     install_exception_handlers(app)
+    app.add_exception_handler(WebhookURLRefused, webhook_url_refused)
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
+    # Outermost: the client address everything else sees (rate-limit keys included) honours
+    # X-Forwarded-For only from FORWARDED_ALLOW_IPS, under any server. uvicorn's own pass (on by
+    # default, reading the same variable) resolves the same address first; applying it again
+    # changes nothing (tests/ratelimit/test_client_ip.py proves it).
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.forwarded_allow_ips)
 
     app.include_router(health.router)
     app.include_router(users_router)
     app.include_router(items_router)
+    app.include_router(automations_router)
+    document_common_errors(app)
     return app
 
 

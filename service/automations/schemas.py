@@ -1,8 +1,15 @@
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+
+def _as_utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes (stored as UTC): answer the same on both databases.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 Name = Annotated[str, Field(min_length=1, max_length=200)]
 MAX_PAGE_SIZE = 100
 MAX_URL_LENGTH = 2048
@@ -92,9 +99,9 @@ class AutomationPublic(BaseModel):
     enabled: bool
     trigger: Trigger
     action: Action
-    next_run_at: datetime | None
-    created_at: datetime
-    updated_at: datetime
+    next_run_at: UTCDateTime | None
+    created_at: UTCDateTime
+    updated_at: UTCDateTime
 
 
 class AutomationCreated(AutomationPublic):
@@ -123,8 +130,8 @@ class RunPublic(BaseModel):
     status: RunStatus
     attempts: int
     detail: str
-    started_at: datetime
-    finished_at: datetime
+    started_at: UTCDateTime
+    finished_at: UTCDateTime
 
 
 class RunsPage(BaseModel):

@@ -126,7 +126,7 @@ def parse_url(raw: str, *, environment: str) -> httpx.URL:
 
 
 async def check_url(raw: str, *, environment: str, allow_loopback: bool = False) -> CheckedURL:
-    """Refuse an unsafe URL (UnsafeURLError naming the reason); else the addresses it resolves to."""
+    """Raise UnsafeURLError naming the reason, or return the addresses the URL resolves to."""
     url = parse_url(raw, environment=environment)
     host = url.host
     port = url.port or (443 if url.scheme == "https" else 80)
@@ -134,7 +134,7 @@ async def check_url(raw: str, *, environment: str, allow_loopback: bool = False)
         addresses = [ipaddress.ip_address(host)]
     except ValueError:
         try:
-            addresses = await resolve(host, port)
+            addresses = await resolve(host.rstrip("."), port)  # "localhost." is "localhost"
         except (OSError, TimeoutError, UnicodeError):
             raise UnsafeURLError(f"host {host!r} does not resolve") from None
     if not addresses:

@@ -2,17 +2,17 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from service.db import SessionDep
+from service.db import ResourceId, SessionDep
 from service.items import service
 from service.items.models import Item
 from service.users.dependencies import CurrentUser
 
 
-async def readable_item(item_id: int, session: SessionDep, user: CurrentUser) -> Item:
+async def readable_item(item_id: ResourceId, session: SessionDep, user: CurrentUser) -> Item:
     return await service.get_item(session, item_id=item_id, viewer=user)
 
 
-async def owned_item(item_id: int, session: SessionDep, user: CurrentUser) -> Item:
+async def owned_item(item_id: ResourceId, session: SessionDep, user: CurrentUser) -> Item:
     return await service.get_owned_item(session, item_id=item_id, owner=user)
 
 

@@ -1,11 +1,12 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
-from service.db import SessionDep
+from service.db import NO_NUL_PATTERN, SessionDep
 from service.items import service
 from service.items.dependencies import OwnedItem, ReadableItem
 from service.items.schemas import MAX_PAGE_SIZE, ItemCreate, ItemPublic, ItemsPage, ItemUpdate
+from service.ratelimit import limit
 from service.users.dependencies import CurrentUser
 
 NOT_FOUND = {404: {"description": "No such item, or it belongs to another user"}}
@@ -13,18 +14,18 @@ NOT_FOUND = {404: {"description": "No such item, or it belongs to another user"}
 router = APIRouter(prefix="/items", tags=["items"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, dependencies=[Depends(limit("items:create"))])
 async def create_item(body: ItemCreate, session: SessionDep, user: CurrentUser) -> ItemPublic:
     return ItemPublic.model_validate(await service.create_item(session, owner=user, data=body))
 
 
-@router.get("")
+@router.get("", dependencies=[Depends(limit("items:read"))])
 async def list_items(
     session: SessionDep,
     user: CurrentUser,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    q: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)] = None,
 ) -> ItemsPage:
     items = await service.list_items(
         session, viewer=user, limit=limit, offset=offset, name_contains=q
@@ -34,16 +35,21 @@ async def list_items(
     )
 
 
-@router.get("/{item_id}", responses=NOT_FOUND)
+@router.get("/{item_id}", responses=NOT_FOUND, dependencies=[Depends(limit("items:read"))])
 async def read_item(item: ReadableItem) -> ItemPublic:
     return ItemPublic.model_validate(item)
 
 
-@router.patch("/{item_id}", responses=NOT_FOUND)
+@router.patch("/{item_id}", responses=NOT_FOUND, dependencies=[Depends(limit("items:write"))])
 async def update_item(body: ItemUpdate, item: OwnedItem, session: SessionDep) -> ItemPublic:
     return ItemPublic.model_validate(await service.update_item(session, item=item, data=body))
 
 
-@router.delete("/{item_id}", status_code=204, responses=NOT_FOUND)
+@router.delete(
+    "/{item_id}",
+    status_code=204,
+    responses=NOT_FOUND,
+    dependencies=[Depends(limit("items:write"))],
+)
 async def delete_item(item: OwnedItem, session: SessionDep) -> None:
     await service.delete_item(session, item=item)

@@ -4,8 +4,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-Description = Annotated[str, Field(max_length=2000)]
+from service.db import NO_NUL_PATTERN
+
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]
+Description = Annotated[str, Field(max_length=2000, pattern=NO_NUL_PATTERN)]
 # NUMERIC(12,2): at most 10 digits before the point. Serialised as a string so no float rounding.
 Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
 Quantity = Annotated[int, Field(ge=0, le=2_147_483_647)]

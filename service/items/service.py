@@ -86,7 +86,9 @@ def stage_item_event(
     payload: dict[str, Any] = {"item": snapshot}
     if previous is not None:
         payload["previous"] = previous
-    events.add_event(session, kind=kind, owner_id=item.owner_id, subject_id=item.id, payload=payload)
+    events.add_event(
+        session, kind=kind, owner_id=item.owner_id, subject_id=item.id, payload=payload
+    )
 
 
 def _jsonable(value: Any) -> Any:

@@ -37,6 +37,8 @@ async def get_user(session: AsyncSession, *, user_id: int) -> User | None:
 
 
 async def get_user_by_email(session: AsyncSession, *, email: str) -> User | None:
+    if "\x00" in email:  # no stored email holds NUL, and PostgreSQL refuses it in a query
+        return None
     result = await session.execute(select(User).where(User.email == normalise_email(email)))
     return result.scalar_one_or_none()
 

@@ -120,6 +120,58 @@ def test_a_broken_prod_plan_fails_the_pack(plans):
     assert any(line.startswith("rds-encrypted-and-private:") for line in found)
 
 
+def analyzer():
+    """The gRPC servicer PolicyPack serves to the CLI (private API of pulumi_policy)."""
+    servicer = getattr(pulumi_policy.policy, "_PolicyAnalyzerServicer", None)
+    if servicer is None:
+        pytest.skip("this pulumi_policy has no _PolicyAnalyzerServicer")
+    mandatory = pulumi_policy.EnforcementLevel.MANDATORY
+    return servicer("service-guardrails", "0.0.1", POLICIES, mandatory, *([None] * 7))
+
+
+def analyze(servicer, stack, entry, provider=None):
+    from google.protobuf import struct_pb2
+    from pulumi.runtime import proto
+
+    def struct(value):
+        out = struct_pb2.Struct()
+        out.update(json.loads(json.dumps(value)))
+        return out
+
+    urn = f"urn:pulumi:{stack}::service::{entry['type']}::{entry['name']}"
+    request = proto.AnalyzeRequest(
+        type=entry["type"], properties=struct(entry["inputs"]), urn=urn, name=entry["name"],
+        options=proto.AnalyzerResourceOptions(protect=entry["protect"]),
+        provider=None if provider is None else proto.AnalyzerProviderResource(
+            type=provider["type"], properties=struct(provider["inputs"]),
+            urn=f"urn:pulumi:{stack}::service::pulumi:providers:aws::aws", name="aws",
+        ),
+    )  # fmt: skip
+    return [f"{d.policyName}: {d.message}" for d in servicer.Analyze(request, None).diagnostics]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_stack_passes_the_pack_as_the_cli_would_run_it(plans, stack):
+    servicer = analyzer()
+    provider = next(r for r in plans[stack] if r["type"] == "pulumi:providers:aws")
+    found = [
+        line
+        for entry in plans[stack]
+        if not entry["type"].startswith("pulumi:")
+        for line in analyze(servicer, stack, entry, provider)
+    ]
+    assert found == [], f"{stack}: " + "\n".join(found)
+
+
+def test_pack_reports_a_public_unprotected_prod_database_as_the_cli_would(plans):
+    db = next(r for r in plans["prod"] if r["type"] == rules.RDS_INSTANCE)
+    bad = {**db, "protect": False, "inputs": {**db["inputs"], "publiclyAccessible": True}}
+    found = analyze(analyzer(), "prod", bad)
+    assert any(x.startswith("rds-encrypted-and-private:") for x in found), found
+    assert any(x.startswith("prod-data-protected:") for x in found), found
+    assert any(x.startswith("required-tags:") for x in found), "no provider, so no default tags"
+
+
 def test_plan_cli_policy_flag_exits_zero_for_prod():
     result = subprocess.run(
         [sys.executable, "-m", "infra.plan", "--stack", "prod", "--policy"],

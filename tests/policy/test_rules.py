@@ -16,8 +16,8 @@ def res(type_, props, *, name="r", protect=False, stack="dev", default_tags=None
 
 
 def ingress_rule(name, cidr, port, protocol="tcp"):
-    return res(rules.SG_INGRESS, {"cidrIpv4": cidr, "fromPort": port, "toPort": port,
-                                  "ipProtocol": protocol, "securityGroupId": "sg-1"}, name=name)  # fmt: skip
+    props = {"cidrIpv4": cidr, "fromPort": port, "toPort": port, "ipProtocol": protocol}
+    return res(rules.SG_INGRESS, {**props, "securityGroupId": "sg-1"}, name=name)
 
 
 # --- security groups -----------------------------------------------------------------------
@@ -247,7 +247,7 @@ def test_resources_from_plan_applies_provider_default_tags_and_skips_pulumi_type
         {"type": "aws:ec2/vpc:Vpc", "name": "vpc", "parent": "network", "protect": True,
          "inputs": {"tags": {"Name": "x"}}},
     ]  # fmt: skip
-    (vpc, network) = sorted(rules.resources_from_plan(plan, "prod"), key=lambda r: r.name)
+    (network, vpc) = sorted(rules.resources_from_plan(plan, "prod"), key=lambda r: r.name)
     assert vpc.default_tags == TAGS and vpc.protect and vpc.stack == "prod"
     assert network.type == "service:infra:Network"
     assert rules.check([vpc, network]) == []

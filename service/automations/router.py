@@ -1,0 +1,98 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from service.automations import service
+from service.automations.dependencies import OwnedAutomation
+from service.automations.schemas import (
+    MAX_PAGE_SIZE,
+    AutomationCreate,
+    AutomationCreated,
+    AutomationPublic,
+    AutomationsPage,
+    AutomationUpdate,
+    RunPublic,
+    RunsPage,
+)
+from service.db import SessionDep
+from service.users.dependencies import CurrentUser, SettingsDep
+
+NOT_FOUND = {404: {"description": "No such automation, or it belongs to another user"}}
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+router = APIRouter(prefix="/automations", tags=["automations"])
+
+
+@router.post("", status_code=201)
+async def create_automation(
+    body: AutomationCreate, session: SessionDep, user: CurrentUser, settings: SettingsDep
+) -> AutomationCreated:
+    """The response carries the webhook signing `secret`: it is never shown again."""
+    automation = await service.create_automation(session, owner=user, data=body, settings=settings)
+    return AutomationCreated.model_validate(automation)
+
+
+@router.get("")
+async def list_automations(
+    session: SessionDep, user: CurrentUser, limit: Limit = 20, offset: Offset = 0
+) -> AutomationsPage:
+    automations = await service.list_automations(session, owner=user, limit=limit, offset=offset)
+    return AutomationsPage(
+        data=[AutomationPublic.model_validate(a) for a in automations], limit=limit, offset=offset
+    )
+
+
+@router.get("/{automation_id}", responses=NOT_FOUND)
+async def read_automation(automation: OwnedAutomation) -> AutomationPublic:
+    return AutomationPublic.model_validate(automation)
+
+
+@router.patch("/{automation_id}", responses=NOT_FOUND)
+async def update_automation(
+    body: AutomationUpdate,
+    automation: OwnedAutomation,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> AutomationPublic:
+    updated = await service.update_automation(
+        session, automation=automation, data=body, settings=settings
+    )
+    return AutomationPublic.model_validate(updated)
+
+
+@router.delete("/{automation_id}", status_code=204, responses=NOT_FOUND)
+async def delete_automation(automation: OwnedAutomation, session: SessionDep) -> None:
+    await service.delete_automation(session, automation=automation)
+
+
+@router.post("/{automation_id}/run", status_code=201, responses=NOT_FOUND)
+async def run_automation(
+    automation: OwnedAutomation, session: SessionDep, settings: SettingsDep
+) -> RunPublic:
+    """Run now, synchronously (a webhook takes at most attempts x timeout + backoff)."""
+    run = await service.run_automation(
+        session, automation=automation, trigger="manual", settings=settings
+    )
+    return RunPublic.model_validate(run)
+
+
+@router.get("/{automation_id}/runs", responses=NOT_FOUND)
+async def list_runs(
+    automation: OwnedAutomation, session: SessionDep, limit: Limit = 20, offset: Offset = 0
+) -> RunsPage:
+    runs = await service.list_runs(session, automation=automation, limit=limit, offset=offset)
+    return RunsPage(data=[RunPublic.model_validate(r) for r in runs], limit=limit, offset=offset)
+
+
+async def webhook_url_refused(_request: Request, exc: Exception) -> JSONResponse:
+    """An SSRF refusal is a validation error of body.action.url: FastAPI's 422 shape."""
+    assert isinstance(exc, service.WebhookURLRefused)
+    error = {
+        "type": "unsafe_url",
+        "loc": ["body", "action", "url"],
+        "msg": exc.detail,
+        "input": exc.url,
+    }
+    return JSONResponse({"detail": [error]}, status_code=422)

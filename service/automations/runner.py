@@ -1,0 +1,94 @@
+"""Executes one automation's action. Called by service.run_automation (HTTP run-now and worker)."""
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from service import events
+from service.automations import webhook
+from service.automations.models import Automation
+from service.config import Settings
+from service.db import utcnow
+from service.items.models import Item
+from service.items.service import stage_item_event
+
+# Bounds one run's work; the rest is archived by the next run.
+ARCHIVE_BATCH_LIMIT = 1000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: str  # success | failed | skipped
+    attempts: int
+    detail: str
+
+
+def webhook_body(
+    *, automation: Automation, trigger: str, event: events.OutboxEvent | None, delivery_id: str
+) -> bytes:
+    """The exact bytes that are sent and signed (compact, sorted keys)."""
+    payload: dict[str, Any] = {
+        "delivery_id": delivery_id,
+        "automation": {"id": automation.id, "name": automation.name},
+        "trigger": trigger,
+        "event": None,
+        "sent_at": utcnow().isoformat(),
+    }
+    if event is not None:
+        payload["event"] = {"id": event.id, "kind": event.kind, "data": event.payload}
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str).encode()
+
+
+async def execute(
+    session: AsyncSession,
+    *,
+    automation: Automation,
+    trigger: str,
+    event: events.OutboxEvent | None,
+    settings: Settings,
+) -> Outcome:
+    action = automation.action
+    if action["type"] == "webhook":
+        delivery_id = uuid.uuid4().hex
+        body = webhook_body(
+            automation=automation, trigger=trigger, event=event, delivery_id=delivery_id
+        )
+        result = await webhook.deliver(
+            url=action["url"],
+            secret=automation.secret,
+            body=body,
+            delivery_id=delivery_id,
+            settings=settings,
+        )
+        return Outcome("success" if result.ok else "failed", result.attempts, result.detail)
+    if action["type"] == "archive_stale_items":
+        archived = await archive_stale_items(
+            session, owner_id=automation.owner_id, older_than_days=action["older_than_days"]
+        )
+        return Outcome("success", 1, f"archived {archived} item(s)")
+    return Outcome("failed", 0, f"unknown action type {action['type']!r}")
+
+
+async def archive_stale_items(session: AsyncSession, *, owner_id: int, older_than_days: int) -> int:
+    """Archive the owner's unarchived items not updated for older_than_days, with their events.
+
+    Runs in the caller's transaction (the run row and the outbox events commit together).
+    """
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    stale = await session.scalars(
+        select(Item)
+        .where(Item.owner_id == owner_id, Item.archived.is_(False), Item.updated_at < cutoff)
+        .order_by(Item.id)
+        .limit(ARCHIVE_BATCH_LIMIT)
+    )
+    count = 0
+    for item in stale.all():
+        item.archived = True
+        stage_item_event(session, item=item, kind=events.ITEM_UPDATED, previous={"archived": False})
+        count += 1
+    return count

@@ -1,0 +1,369 @@
+"""Per-route, per-client rate limits, shared by every process and task through Redis.
+
+Routes declare what guards them::
+
+    @router.post("", dependencies=[Depends(limit("items:create"))])
+
+`limit(name)` keys the limit on (name, route template, client IP); the amount comes from the
+setting `RATE_LIMIT_<NAME>` (`items:create` -> `RATE_LIMIT_ITEMS_CREATE`), so an unknown name fails
+at import.
+`limit_login_username(name)` keys on the username submitted to the OAuth2 password form instead,
+against brute force spread across many addresses.
+
+Strategy: moving window. A fixed window lets a client spend the limit at the end of one window and
+again at the start of the next (2x in a moment); the sliding-window counter only approximates the
+previous window's share. The moving window keeps one timestamp per admitted hit (at most `limit` per
+key: tiny for our limits) and admits a hit only if fewer than `limit` hits happened in the last
+window length, so no interval of that length ever holds more than `limit`.
+
+Storage: `limits.aio`. Without REDIS_URL, `MemoryStorage` + `MovingWindowRateLimiter` (per process:
+with N workers a client gets N times the budget, fine for `make dev`). With REDIS_URL, one EVALSHA
+per check: `limits`' `hit()` answers only a bool, and the headers on every response would need a
+second round trip (`get_window_stats`), so `_ACQUIRE_AND_REPORT` is limits' moving-window script
+extended to return the window state too. It keeps limits' key and data layout (a list of
+timestamps, newest first, under `<prefix>:<RateLimitItem.key_for(...)>`), so limits' own
+`RedisStorage` tools can read or clear our keys, and it takes the time from Redis, so clock skew
+between tasks cannot widen the window.
+
+Failure: Redis calls are bounded by RATE_LIMIT_REDIS_TIMEOUT (100 ms) without retries. On failure
+the request is let through (RATE_LIMIT_FAIL_OPEN=true, the default) or answered 503; Redis is not
+tried again for RATE_LIMIT_REDIS_BACKOFF seconds, and the outage is logged at most once per
+RATE_LIMIT_FAILURE_LOG_INTERVAL per process.
+"""
+
+import asyncio
+import hashlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import cache
+from typing import Annotated, Protocol
+
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordRequestForm
+from limits import RateLimitItem, parse
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.config import Settings
+
+logger = logging.getLogger(__name__)
+
+# Where the decision for the current request waits for RateLimitHeadersMiddleware (request.state).
+STATE_KEY = "rate_limit"
+_HEADER_NAMES = {b"ratelimit-limit", b"ratelimit-remaining", b"ratelimit-reset"}
+# What a failing Redis raises: redis-py's errors, socket errors, and our own deadline.
+STORAGE_ERRORS = (RedisError, OSError, TimeoutError)
+
+# KEYS[1]: the window, a list of hit timestamps, newest first (limits' moving-window layout).
+# ARGV[1]: the limit, ARGV[2]: the window length in seconds.
+# Returns {admitted 0/1, hits in the window (this one included), seconds until the oldest expires}.
+_ACQUIRE_AND_REPORT = """
+if redis.replicate_commands then redis.replicate_commands() end
+local limit = tonumber(ARGV[1])
+local expiry = tonumber(ARGV[2])
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
+local entries = redis.call('LRANGE', KEYS[1], 0, limit - 1)
+local count = 0
+for index = 1, #entries do
+    if tonumber(entries[index]) >= now - expiry then count = index else break end
+end
+if count >= limit then
+    return {0, count, tostring(tonumber(entries[limit]) + expiry - now)}
+end
+redis.call('LPUSH', KEYS[1], string.format('%.6f', now))
+redis.call('LTRIM', KEYS[1], 0, limit - 1)
+redis.call('EXPIRE', KEYS[1], expiry)
+local oldest = now
+if count > 0 then oldest = tonumber(entries[count]) end
+return {1, count + 1, tostring(oldest + expiry - now)}
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    admitted: bool
+    item: RateLimitItem
+    remaining: int
+    reset_after: float  # seconds until the oldest hit in the window expires, i.e. a slot frees
+
+    @property
+    def reset_seconds(self) -> int:
+        """Whole seconds, rounded up and at least 1: waiting that long is always enough."""
+        return max(1, math.ceil(self.reset_after))
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "RateLimit-Limit": str(self.item.amount),
+            "RateLimit-Remaining": str(self.remaining),
+            "RateLimit-Reset": str(self.reset_seconds),
+        }
+
+    def tighter_than(self, other: "Decision") -> bool:
+        """Which of several limits on one request the headers describe: a refusal, else the
+        one with the fewest hits left."""
+        if self.admitted != other.admitted:
+            return not self.admitted
+        return (self.remaining, -self.reset_after) < (other.remaining, -other.reset_after)
+
+
+class RateLimiterUnavailable(Exception):
+    """The shared storage did not answer and RATE_LIMIT_FAIL_OPEN is false."""
+
+
+class _Window(Protocol):
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> Decision: ...
+    async def ping(self) -> None: ...
+    async def aclose(self) -> None: ...
+
+
+class _MemoryWindow:
+    """One process's memory: no I/O, so asking for the window stats after the hit is free."""
+
+    def __init__(self) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> Decision:
+        admitted = await self._limiter.hit(item, *identifiers)
+        reset_at, remaining = await self._limiter.get_window_stats(item, *identifiers)
+        return Decision(admitted, item, max(0, remaining), reset_at - time.time())
+
+    async def ping(self) -> None:
+        return None
+
+    async def aclose(self) -> None:
+        return None
+
+
+class _RedisWindow:
+    """Shared by every process and task: one EVALSHA per check (see the module docstring)."""
+
+    def __init__(self, url: str, *, key_prefix: str, timeout: float, max_connections: int) -> None:
+        self.key_prefix = key_prefix
+        pool = BlockingConnectionPool.from_url(
+            url,
+            max_connections=max_connections,
+            timeout=timeout,  # waiting for a free pooled connection
+            socket_connect_timeout=timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 0),  # a retry would double the time a request can stall
+        )
+        self._client = Redis.from_pool(pool)
+        self._acquire = self._client.register_script(_ACQUIRE_AND_REPORT)
+
+    def key(self, item: RateLimitItem, *identifiers: str) -> str:
+        """Exactly the key limits' RedisStorage uses for the same item and identifiers."""
+        return f"{self.key_prefix}:{item.key_for(*identifiers)}"
+
+    async def hit(self, item: RateLimitItem, *identifiers: str) -> Decision:
+        admitted, count, reset_after = await self._acquire(
+            keys=[self.key(item, *identifiers)], args=[item.amount, item.get_expiry()]
+        )
+        return Decision(bool(admitted), item, max(0, item.amount - int(count)), float(reset_after))
+
+    async def ping(self) -> None:
+        await self._client.ping()
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def setting_name(name: str) -> str:
+    """`items:create` -> `rate_limit_items_create` (environment RATE_LIMIT_ITEMS_CREATE)."""
+    return "rate_limit_" + name.replace(":", "_").replace("-", "_")
+
+
+def _check_name(name: str) -> None:
+    if setting_name(name) not in Settings.model_fields:
+        raise ValueError(
+            f"Unknown rate limit {name!r}: add `{setting_name(name)}: RateLimitSpec` to "
+            "service/config.py and document RATE_LIMIT_* in the README."
+        )
+
+
+class RateLimiter:
+    """Owns the storage; `check()` is what the dependencies call."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.enabled = settings.rate_limit_enabled
+        self.fail_open = settings.rate_limit_fail_open
+        self._settings = settings
+        self._timeout = settings.rate_limit_redis_timeout
+        self._backoff = settings.rate_limit_redis_backoff
+        self._log_interval = settings.rate_limit_failure_log_interval
+        self._items: dict[str, RateLimitItem] = {}
+        self._skip_storage_until = 0.0
+        self._failures_since_log = 0
+        self._last_failure_log = -math.inf
+        self._failing = False
+        self._window: _Window
+        if self.enabled and settings.redis_url and settings.redis_url.get_secret_value():
+            self._window = _RedisWindow(
+                settings.redis_url.get_secret_value(),
+                key_prefix=settings.rate_limit_key_prefix,
+                timeout=self._timeout,
+                max_connections=settings.rate_limit_redis_max_connections,
+            )
+        else:
+            self._window = _MemoryWindow()
+            if self.enabled and settings.environment != "local":
+                logger.warning(
+                    "REDIS_URL is empty: rate limits are per process, not shared between "
+                    "workers and tasks"
+                )
+
+    @property
+    def uses_redis(self) -> bool:
+        return isinstance(self._window, _RedisWindow)
+
+    def item(self, name: str) -> RateLimitItem:
+        if name not in self._items:
+            _check_name(name)
+            self._items[name] = parse(getattr(self._settings, setting_name(name)))
+        return self._items[name]
+
+    async def check(self, name: str, *identifiers: str) -> Decision | None:
+        """Count one hit. None when nothing was decided: limiter disabled, or storage down and
+        failing open. Raises RateLimiterUnavailable when storage is down and failing closed."""
+        if not self.enabled:
+            return None
+        item = self.item(name)
+        if time.monotonic() < self._skip_storage_until:
+            return self._unavailable(None)
+        try:
+            async with asyncio.timeout(self._timeout):
+                decision = await self._window.hit(item, name, *identifiers)
+        except STORAGE_ERRORS as exc:
+            self._skip_storage_until = time.monotonic() + self._backoff
+            return self._unavailable(exc)
+        if self._failing:
+            self._failing = False
+            logger.info("rate limiter storage reachable again")
+        return decision
+
+    def _unavailable(self, exc: BaseException | None) -> None:
+        self._failing = True
+        self._failures_since_log += 1
+        now = time.monotonic()
+        if now - self._last_failure_log >= self._log_interval:
+            logger.warning(
+                "rate limiter storage unavailable",
+                extra={
+                    "fields": {
+                        "error": type(exc).__name__ if exc else "backing off",
+                        "policy": "fail open" if self.fail_open else "fail closed (503)",
+                        "failed_checks": self._failures_since_log,
+                    }
+                },
+            )
+            self._last_failure_log = now
+            self._failures_since_log = 0
+        if self.fail_open:
+            return None
+        raise RateLimiterUnavailable
+
+    async def ping(self) -> None:
+        """Readiness check (registered only with Redis); raises when Redis does not answer."""
+        await self._window.ping()
+
+    async def aclose(self) -> None:
+        await self._window.aclose()
+
+
+def client_ip(request: Request) -> str:
+    """The peer address after ProxyHeadersMiddleware (see create_app): X-Forwarded-For counts
+    only when the peer is in FORWARDED_ALLOW_IPS, and then its rightmost untrusted entry."""
+    return request.client.host if request.client else "unknown"
+
+
+async def enforce(request: Request, name: str, identity: str) -> None:
+    """Count one hit against limit `name` for this route and `identity`; 429 when over."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    route = request.scope.get("route")
+    route_path = getattr(route, "path", request.url.path)
+    try:
+        decision = await limiter.check(name, route_path, identity)
+    except RateLimiterUnavailable:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="Rate limiter unavailable",
+            headers={"Retry-After": "1"},
+        ) from None
+    if decision is None:
+        return
+    state = request.scope.setdefault("state", {})
+    previous: Decision | None = state.get(STATE_KEY)
+    if previous is None or decision.tighter_than(previous):
+        state[STATE_KEY] = decision
+    if not decision.admitted:
+        raise HTTPException(
+            status.HTTP_429_TOO_MANY_REQUESTS,
+            detail=f"Rate limit exceeded: {decision.item}",
+            headers={"Retry-After": str(decision.reset_seconds)},
+        )
+
+
+@cache
+def limit(name: str) -> Callable[[Request], Awaitable[None]]:
+    """Dependency: limit `name` per route and client IP."""
+    _check_name(name)
+
+    async def rate_limit_per_ip(request: Request) -> None:
+        await enforce(request, name, client_ip(request))
+
+    return rate_limit_per_ip
+
+
+@cache
+def limit_login_username(name: str) -> Callable[..., Awaitable[None]]:
+    """Dependency: limit `name` per username submitted to the OAuth2 password form, whatever the
+    address. The form is parsed once per request (FastAPI caches it for the endpoint too); the
+    username is stored hashed, never in clear."""
+    _check_name(name)
+
+    async def rate_limit_per_username(
+        request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
+    ) -> None:
+        username = form.username.strip().casefold().encode()
+        await enforce(request, name, "username:" + hashlib.sha256(username).hexdigest()[:32])
+
+    return rate_limit_per_username
+
+
+class RateLimitHeadersMiddleware:
+    """Adds RateLimit-Limit/-Remaining/-Reset to every response of a limited route (successes,
+    429s and errors raised after the check alike). Pure ASGI, like RequestContextMiddleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+
+        async def send_with_headers(message: Message) -> None:
+            decision: Decision | None = state.get(STATE_KEY)
+            if message["type"] == "http.response.start" and decision is not None:
+                headers = [
+                    (key, value)
+                    for key, value in message.get("headers", [])
+                    if key.lower() not in _HEADER_NAMES
+                ]
+                headers.extend(
+                    (key.lower().encode("latin-1"), value.encode("latin-1"))
+                    for key, value in decision.headers().items()
+                )
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -1,0 +1,112 @@
+"""The offline plan: config from the stack files, tree and JSON output, secrets redacted."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+
+from infra.config import REPO_ROOT, ConfigError
+from infra.plan import load_stack_config, main, plan, render_tree, to_dict
+from tests.infra.conftest import TEST_IMAGE_TAG
+
+KEYS = {"type", "name", "parent", "protect", "inputs"}
+
+
+@pytest.fixture(scope="module")
+def prod_plan() -> list[dict]:
+    return plan("prod", {"service:imageTag": TEST_IMAGE_TAG})
+
+
+def test_stack_config_merges_project_defaults_and_the_stack_file():
+    config = load_stack_config("staging")
+    assert config["service:ephemeral"] is True  # from Pulumi.staging.yaml
+    assert config["service:taskCpu"] == 256  # default from Pulumi.yaml
+    assert config["aws:region"] == "us-east-1"
+
+
+def test_unknown_stack_names_the_known_ones():
+    with pytest.raises(ConfigError, match=r"no stack file Pulumi\.qa\.yaml; known stacks: .*prod"):
+        load_stack_config("qa")
+
+
+def test_json_entries_have_exactly_the_contract_keys(prod_plan):
+    assert prod_plan and all(set(r) == KEYS for r in prod_plan)
+    assert all(isinstance(r["protect"], bool) for r in prod_plan)
+
+
+def test_json_is_stably_sorted_by_type_then_name(prod_plan, prod):
+    keys = [(r["type"], r["name"], r["parent"] or "") for r in prod_plan]
+    assert keys == sorted(keys)
+    # An independent run of the same stack yields the same document.
+    again = sorted((to_dict(r) for r in prod.resources), key=lambda r: (r["type"], r["name"]))
+    assert json.dumps(again, sort_keys=True) == json.dumps(prod_plan, sort_keys=True)
+
+
+def test_parent_is_the_component_logical_name(prod_plan):
+    by_name = {(r["type"], r["name"]): r for r in prod_plan}
+    assert by_name[("aws:rds/instance:Instance", "database-instance")]["parent"] == "database"
+    assert by_name[("service:infra:Database", "database")]["parent"] is None
+    assert by_name[("aws:rds/instance:Instance", "database-instance")]["protect"] is True
+
+
+def test_secret_inputs_are_redacted(prod_plan):
+    text = json.dumps(prod_plan)
+    assert "x" * 40 not in text  # mock random values
+    assert "mock-ecr-password" not in text
+    versions = [r for r in prod_plan if r["type"].endswith("secretVersion:SecretVersion")]
+    assert versions and all(r["inputs"]["secretString"] == "[secret]" for r in versions)
+    (redis,) = [r for r in prod_plan if r["name"] == "cache-redis"]
+    assert redis["inputs"]["authToken"] == "[secret]"
+
+
+def test_whole_numbers_are_printed_as_integers(prod_plan):
+    (tg,) = [r for r in prod_plan if r["name"] == "web-tg"]
+    assert tg["inputs"]["port"] == 8000 and isinstance(tg["inputs"]["port"], int)
+
+
+def test_tree_nests_children_under_their_component(prod_plan):
+    tree = render_tree(prod_plan).splitlines()
+    db = tree.index("service:infra:Database  database")
+    assert tree[db + 1].startswith("    aws:")
+    assert "    aws:rds/instance:Instance  database-instance  [protected]" in tree
+
+
+def test_main_prints_json(capsys, monkeypatch):
+    monkeypatch.setattr(
+        "infra.plan.load_stack_config",
+        lambda stack: {**load_stack_config(stack), "service:imageTag": "0123456789ab"},
+    )
+    assert main(["--stack", "dev", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert {r["type"] for r in data} >= {"aws:ecs/service:Service", "docker-build:index:Image"}
+
+
+def test_main_reports_config_errors_with_exit_code_2(capsys):
+    assert main(["--stack", "does-not-exist"]) == 2
+    assert "error: no stack file Pulumi.does-not-exist.yaml" in capsys.readouterr().err
+
+
+def test_plan_runs_in_under_5_seconds():
+    start = time.monotonic()
+    plan("staging", {"service:imageTag": TEST_IMAGE_TAG})
+    elapsed = time.monotonic() - start
+    assert elapsed < 5, f"plan took {elapsed:.1f}s"
+
+
+def test_cli_prints_the_staging_tree_offline():
+    result = subprocess.run(
+        [sys.executable, "-m", "infra.plan", "--stack", "staging"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("stack staging: ")
+    assert "aws:ecs/service:Service  app-service" in result.stdout
+    assert result.stderr == ""

@@ -1,0 +1,63 @@
+"""Fixtures for the reliability suite (real servers on free ports) and its end-of-run summary."""
+
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from service.migrate import migrate
+from tests.conftest import make_settings, run_in_fresh_loop
+from tests.reliability.servers import PostgresCluster, postgres_cluster
+from tests.reliability.summary import SUMMARY
+
+SUMMARY_FILE = Path(".pytest_cache") / "reliability-summary.json"
+_ran = {"reliability": False}
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if "tests/reliability/" in item.nodeid:
+        _ran["reliability"] = True
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    if not _ran["reliability"]:
+        return
+    terminalreporter.section("reliability summary")
+    for line in SUMMARY.lines():
+        terminalreporter.write_line(line)
+    path = config.rootpath / SUMMARY_FILE
+    SUMMARY.write_json(path)
+    terminalreporter.write_line(f"(written to {path.relative_to(config.rootpath)})")
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[PostgresCluster]:
+    """A private PostgreSQL cluster the fault tests may stop, crash and restart."""
+    with postgres_cluster() as cluster:
+        yield cluster
+
+
+async def create_database(admin_url: str, name: str) -> None:
+    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def cluster_database(pg_cluster: PostgresCluster) -> Callable[[], str]:
+    """Factory: a new, migrated database in the private cluster; returns its URL."""
+
+    def make() -> str:
+        name = f"rel_{uuid.uuid4().hex[:10]}"
+        run_in_fresh_loop(lambda: create_database(pg_cluster.admin_url, name))
+        url = pg_cluster.url(name)
+        run_in_fresh_loop(lambda: migrate(make_settings(url)))
+        return url
+
+    return make
