@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # The service image: the API by default; the same image runs the migration step
-# (`python -m service.migrate`) and the worker (`python -m service.worker run-due`) by overriding
-# the command. Built by infra/components/image.py (BuildKit) and by `docker compose build`.
+# (`python -m service.migrate`) and the worker (`python -m service.worker run-due [--once]`) by
+# overriding the command. Built by infra/components/image.py (BuildKit) and `docker compose build`.
 #
 # Base: same Python minor as the project (requires-python >= 3.11, CI runs 3.11). Pinned by tag:
 # a digest cannot be verified without a registry, so rebuilds pick up Debian/Python patch releases
@@ -10,15 +10,17 @@ ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # ---- builder: wheels for the project and its runtime dependencies ([project.dependencies] only)
 FROM ${PYTHON_IMAGE} AS builder
-ENV PIP_DISABLE_PIP_VERSION_CHECK=1
+ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
 
 # Dependencies first, from pyproject.toml alone: a code or README change keeps this layer cached.
-# --only-binary: every dependency ships wheels for amd64 and arm64, so nothing is compiled here
-# either, and a dependency that lost its wheel fails the build instead of needing a compiler.
+# --only-binary: nothing is compiled (this slim image has no compiler either); a dependency with no
+# wheel for the target platform (amd64 or arm64) fails the build loudly instead.
 COPY pyproject.toml ./
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
+    python -c "import tomllib; \
+        print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
     && pip wheel --wheel-dir /wheels --only-binary=:all: --requirement /tmp/requirements.txt
 
@@ -41,7 +43,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # pip byte-compiles at install time, so the read-only, non-root runtime never needs to write .pyc.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
     python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links=/wheels /wheels/service-*.whl \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links=/wheels \
+        /wheels/service-*.whl \
     && groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin app \
@@ -53,9 +56,9 @@ WORKDIR /app
 USER 10001:10001
 EXPOSE 8000
 
-# No HEALTHCHECK: ECS Fargate ignores it (the ALB probes GET /health; a task-definition healthCheck
-# would be separate), and this image also runs the migrate and worker commands, which serve no
-# HTTP and would be reported unhealthy. compose.yaml declares the API's healthcheck per service.
+# No HEALTHCHECK: ECS ignores an image's HEALTHCHECK (only a task-definition healthCheck counts;
+# the ALB probes GET /health), and this image also runs the migrate and worker commands, which
+# serve no HTTP and would be reported unhealthy. compose.yaml declares the API's healthcheck.
 #
 # Exec form: uvicorn receives SIGTERM itself, no shell in between. One process per container (ECS
 # scales tasks). Two settings come from the environment, because the infrastructure owns them and a

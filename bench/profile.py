@@ -48,6 +48,7 @@ async def profiled_app(scope: Scope, receive: Receive, send: Send) -> None:
             body = json.dumps(
                 {
                     "text": _profiler.output_text(unicode=True, color=False, show_all=SHOW_ALL),
+                    "flat": flat_report(_profiler),
                     "html": _profiler.output_html(),
                 }
             ).encode()
@@ -55,6 +56,48 @@ async def profiled_app(scope: Scope, receive: Receive, send: Send) -> None:
         await send({"type": "http.response.body", "body": body})
         return
     await _service_app(scope, receive, send)
+
+
+def flat_report(profiler: Profiler, top: int = 30) -> str:
+    """Self time per function and per package: where the samples actually were."""
+    session = profiler.last_session
+    assert session is not None
+    by_function: dict[str, float] = {}
+    by_package: dict[str, float] = {}
+    stack = [session.root_frame()]
+    while stack:
+        frame = stack.pop()
+        if frame is None:
+            continue
+        stack.extend(frame.children)
+        own = frame.total_self_time
+        if not own:
+            continue
+        path = frame.file_path or ""
+        package = package_of(path)
+        key = f"{frame.function} ({package}:{Path(path).name}:{frame.line_no})"
+        by_function[key] = by_function.get(key, 0.0) + own
+        by_package[package] = by_package.get(package, 0.0) + own
+    total = sum(by_package.values()) or 1.0
+    lines = [f"self time by package ({session.duration:.1f} s wall, {session.cpu_time:.1f} s CPU)"]
+    for name, seconds in sorted(by_package.items(), key=lambda kv: -kv[1]):
+        lines.append(f"  {100 * seconds / total:5.1f} %  {name}")
+    lines.append(f"top {top} functions by self time")
+    for name, seconds in sorted(by_function.items(), key=lambda kv: -kv[1])[:top]:
+        lines.append(f"  {100 * seconds / total:5.1f} %  {name}")
+    return "\n".join(lines)
+
+
+def package_of(path: str) -> str:
+    marker = "site-packages/"
+    if marker in path:
+        return path.split(marker, 1)[1].split("/", 1)[0].removesuffix(".py")
+    for local in ("service", "bench"):
+        if f"/{local}/" in path:
+            return local
+    if "python3" in path or path.startswith("<"):
+        return "stdlib"
+    return path or "<C / idle>"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--limiter", choices=["redis", "memory", "off"], default="redis", help="limiter mode"
     )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra service setting for an experiment, e.g. DB_POOL_SIZE=20 (repeatable)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="only the throughput lines")
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML report here")
     args = parser.parse_args(argv)
 
@@ -78,7 +129,10 @@ def main(argv: list[str] | None = None) -> int:
         server = bench.Server(
             "service",
             "bench.profile:profiled_app",
-            bench.service_env(database_url, args.limiter, key_prefix),
+            {
+                **bench.service_env(database_url, args.limiter, key_prefix),
+                **dict(item.split("=", 1) for item in args.env),
+            },
             workdir / "service.log",
         )
         with bench.running([server]):
@@ -86,15 +140,21 @@ def main(argv: list[str] | None = None) -> int:
             seed_data = bench.seed(server.url)
             scenario = bench.Scenario("profile", "service", "GET", args.path, authenticated=True)
             request = scenario.request(seed_data)
-            generator.run(server.url, request, 2, args.connections)  # warm-up
+            server.load(generator, request, 2, args.connections)  # warm-up
+            plain = server.load(generator, request, args.seconds, args.connections)
             httpx.post(server.url + CONTROL_PREFIX + "start", timeout=10)
-            sample = generator.run(server.url, request, args.seconds, args.connections)
+            sample = server.load(generator, request, args.seconds, args.connections)
             report = httpx.post(server.url + CONTROL_PREFIX + "stop", timeout=60).json()
-        print(report["text"])
-        print(
-            f"{request.method} {request.path}: {sample.requests / sample.seconds:.0f} req/s "
-            f"under the profiler, statuses {sample.statuses}, {generator.name}"
-        )
+        if not args.quiet:
+            print(report["text"])
+            print(report["flat"])
+        for label, measured in (("without profiler", plain), ("under the profiler", sample)):
+            print(
+                f"{request.method} {request.path} {label}: "
+                f"{measured.requests / measured.seconds:.0f} req/s, "
+                f"{1e6 * measured.server_cpu_s / max(1, measured.requests):.0f} us server CPU/req, "
+                f"statuses {measured.statuses}"
+            )
         if args.html:
             args.html.write_text(report["html"])
             print(f"wrote {args.html}")

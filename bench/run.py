@@ -3,7 +3,7 @@
 What it does, in order (every step bounded in time, every process and database cleaned up):
 1. finds `wrk` (installs the Debian package when missing and running as root; otherwise falls back
    to a bounded asyncio HTTP/1.1 client and says so);
-2. creates a fresh PostgreSQL database on 127.0.0.1 and migrates it with `python -m service.migrate`;
+2. creates a fresh PostgreSQL database on 127.0.0.1, migrated by `python -m service.migrate`;
 3. starts real uvicorn processes on free 127.0.0.1 ports, all with the same flags: the baseline
    (bench/baseline_app.py) and the service once per rate-limiter mode (production-like Redis,
    in-memory, off), JSON logs redirected to files;
@@ -169,6 +169,7 @@ class Sample:
     statuses: dict[int, int]
     socket_errors: int
     latency_ms: list[float]  # the latency at each quantile i / QUANTILE_STEPS, i = 0..STEPS
+    server_cpu_s: float = 0.0  # CPU the server process used meanwhile (user + system)
 
 
 @dataclass
@@ -181,6 +182,12 @@ class ScenarioResult:
     p50_ms: float
     p99_ms: float
     unexpected: int  # non-2xx responses the scenario did not intend + socket errors
+    server_cpu_s: float = 0.0
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """Server CPU per request: unlike req/s, barely moved by other load on the machine."""
+        return 1e6 * self.server_cpu_s / self.requests if self.requests else float("nan")
 
     @property
     def rps(self) -> float:
@@ -214,6 +221,7 @@ def merge(name: str, samples: list[Sample], allowed: frozenset[int]) -> Scenario
         p50_ms=weighted_quantile(weighted, 0.50),
         p99_ms=weighted_quantile(weighted, 0.99),
         unexpected=unexpected,
+        server_cpu_s=sum(sample.server_cpu_s for sample in samples),
     )
 
 
@@ -533,6 +541,24 @@ class Server:
             time.sleep(0.1)
         raise BenchError(f"{self.name} not ready after {timeout:.0f} s; see {self.log_path}")
 
+    def cpu_seconds(self) -> float:
+        """utime + stime of the server process, from /proc (0 where there is no /proc)."""
+        assert self.process is not None
+        try:
+            stat = Path(f"/proc/{self.process.pid}/stat").read_text()
+        except OSError:
+            return 0.0
+        fields = stat.rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def load(
+        self, generator: Wrk | PythonClient, request: Request, seconds: int, connections: int
+    ) -> Sample:
+        before = self.cpu_seconds()
+        sample = generator.run(self.url, request, seconds, connections)
+        sample.server_cpu_s = self.cpu_seconds() - before
+        return sample
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -803,6 +829,7 @@ def results_document(results: dict[str, ScenarioResult], machine: dict[str, Any]
             "p50_ms": round(result.p50_ms, 2),
             "p99_ms": round(result.p99_ms, 2),
             "errors": result.unexpected,
+            "server_cpu_us_per_request": round(result.cpu_us_per_request, 1),
             "requests": result.requests,
             "seconds": round(result.seconds, 2),
             "statuses": {str(status): count for status, count in sorted(result.statuses.items())},
@@ -819,13 +846,15 @@ def results_document(results: dict[str, ScenarioResult], machine: dict[str, Any]
 
 def render(document: dict[str, Any]) -> str:
     lines = [
-        f"{'scenario':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs base':>9}",
-        "-" * 63,
+        f"{'scenario':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs base':>9}"
+        f"{'CPU us/req':>12}",
+        "-" * 75,
     ]
     for name, row in document["scenarios"].items():
         lines.append(
             f"{name:<16}{row['requests_per_second']:>10.1f}{row['p50_ms']:>10.2f}"
             f"{row['p99_ms']:>10.2f}{row['errors']:>8}{row['ratio_to_baseline']:>9.3f}"
+            f"{row['server_cpu_us_per_request']:>12.0f}"
         )
     lines.append("")
     for key, value in document["ratios"].items():
@@ -927,19 +956,16 @@ def measure(
     warmups: dict[str, Sample] = {}
     for scenario in SCENARIOS:
         print(f"warm-up  {scenario.name}", flush=True)
-        warmups[scenario.name] = generator.run(
-            servers[scenario.server].url, requests[scenario.name], mode.warmup_s, mode.connections
+        warmups[scenario.name] = servers[scenario.server].load(
+            generator, requests[scenario.name], mode.warmup_s, mode.connections
         )
     samples: dict[str, list[Sample]] = {scenario.name: [] for scenario in SCENARIOS}
     for round_number in range(1, mode.slices + 1):
         print(f"round {round_number}/{mode.slices}", flush=True)
         for scenario in SCENARIOS:
             samples[scenario.name].append(
-                generator.run(
-                    servers[scenario.server].url,
-                    requests[scenario.name],
-                    mode.slice_s,
-                    mode.connections,
+                servers[scenario.server].load(
+                    generator, requests[scenario.name], mode.slice_s, mode.connections
                 )
             )
     results = {}

@@ -16,7 +16,7 @@ import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pulumi
 
@@ -201,7 +201,7 @@ class _Reader:
     # -- primitives
     def fail(
         self, key: str, expected: str, got: Any = None, *, namespace: str | None = None
-    ) -> None:
+    ) -> NoReturn:
         full = f"{namespace or self.project}:{key}"
         got_text = "it is not set" if got is None else f"got {got!r}"
         raise ConfigError(f"{full} in stack '{self.stack}': expected {expected}, {got_text}")
@@ -224,12 +224,6 @@ class _Reader:
             self.fail(key, expected, value)
         return value
 
-    def required(self, key: str, expected: str) -> str:
-        value = self.string(key)
-        if value is None:
-            self.fail(key, expected)
-        return value  # type: ignore[return-value]
-
     def boolean(self, key: str, default: bool) -> bool:
         value = self.raw(key)
         if value is None:
@@ -238,7 +232,6 @@ class _Reader:
         if lowered in ("true", "false"):
             return lowered == "true"
         self.fail(key, "true or false", value)
-        return default  # unreachable
 
     def integer(
         self,
@@ -284,7 +277,7 @@ class _Reader:
         value = self.string(key, default)
         if value not in choices:
             self.fail(key, "one of " + ", ".join(choices), value)
-        return value  # type: ignore[return-value]
+        return value
 
     def obj(self, key: str, expected: str) -> Any:
         value = self.raw(key)
@@ -477,7 +470,7 @@ class _Reader:
         commit = git_commit()
         if commit is None:
             self.fail("imageTag", "a docker tag, because `git rev-parse HEAD` found no commit")
-        return commit  # type: ignore[return-value]
+        return commit
 
     def _alarms(self) -> AlarmThresholds:
         values = self.obj("alarms", "a map of alarm thresholds") or {}

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
+from fastapi.routing import iter_route_contexts
 from sqlalchemy import exc as sa_exc
 
 from service.db import get_session
@@ -115,14 +115,13 @@ def document_common_errors(app: FastAPI) -> None:
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
-        if app.openapi_schema is not None:
-            return app.openapi_schema
-        schema = generate()
-        for route in app.routes:
-            if not isinstance(route, APIRoute) or not route.include_in_schema:
+        schema = generate()  # FastAPI's, cached until the routes change; the edits are idempotent
+        for route in iter_route_contexts(app.routes):
+            dependant = getattr(route, "dependant", None)
+            if not isinstance(dependant, Dependant) or not getattr(route, "include_in_schema", 0):
                 continue
-            calls = list(_dependency_calls(route.dependant))
-            for method in route.methods:
+            calls = list(_dependency_calls(dependant))
+            for method in route.methods or ():
                 operation = schema["paths"].get(route.path_format, {}).get(method.lower())
                 if operation is None:
                     continue

@@ -25,10 +25,12 @@ timestamps, newest first, under `<prefix>:<RateLimitItem.key_for(...)>`), so lim
 `RedisStorage` tools can read or clear our keys, and it takes the time from Redis, so clock skew
 between tasks cannot widen the window.
 
-Failure: Redis calls are bounded by RATE_LIMIT_REDIS_TIMEOUT (100 ms) without retries. On failure
-the request is let through (RATE_LIMIT_FAIL_OPEN=true, the default) or answered 503; Redis is not
-tried again for RATE_LIMIT_REDIS_BACKOFF seconds, and the outage is logged at most once per
-RATE_LIMIT_FAILURE_LOG_INTERVAL per process.
+Failure: each check has a deadline of RATE_LIMIT_REDIS_TIMEOUT (100 ms) and no retries. Past it, or
+on any Redis error, the request is let through (RATE_LIMIT_FAIL_OPEN=true, the default) or answered
+503. After a few failures in a row Redis is left alone for RATE_LIMIT_REDIS_BACKOFF seconds (no
+request pays the deadline meanwhile); the outage is logged at most once per
+RATE_LIMIT_FAILURE_LOG_INTERVAL per process. The deadline must not fire just because the event loop
+is busy (a burst would then fail open and defeat the limiter), hence `_GRACE_TURNS`.
 """
 
 import asyncio
@@ -61,6 +63,14 @@ STATE_KEY = "rate_limit"
 _HEADER_NAMES = {b"ratelimit-limit", b"ratelimit-remaining", b"ratelimit-reset"}
 # What a failing Redis raises: redis-py's errors, socket errors, and our own deadline.
 STORAGE_ERRORS = (RedisError, OSError, TimeoutError)
+# A reply that reached the socket while the event loop was busy becomes ready in the same loop
+# iteration as the deadline; a few more turns let the check finish with it instead of failing open.
+# A dead Redis costs only the deadline plus these turns (idle turns take microseconds).
+_GRACE_TURNS = 10
+# Failures in a row that make the limiter leave Redis alone for RATE_LIMIT_REDIS_BACKOFF.
+_BREAKER_THRESHOLD = 3
+# The sockets' own timeouts are only a backstop: the per-check deadline is what bounds a request.
+_SOCKET_BACKSTOP_SECONDS = 1.0
 
 # KEYS[1]: the window, a list of hit timestamps, newest first (limits' moving-window layout).
 # ARGV[1]: the limit, ARGV[2]: the window length in seconds.
@@ -146,15 +156,15 @@ class _MemoryWindow:
 class _RedisWindow:
     """Shared by every process and task: one EVALSHA per check (see the module docstring)."""
 
-    def __init__(self, url: str, *, key_prefix: str, timeout: float, max_connections: int) -> None:
+    def __init__(self, url: str, *, key_prefix: str, backstop: float, max_connections: int) -> None:
         self.key_prefix = key_prefix
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
-            timeout=timeout,  # waiting for a free pooled connection
-            socket_connect_timeout=timeout,
-            socket_timeout=timeout,
-            retry=Retry(NoBackoff(), 0),  # a retry would double the time a request can stall
+            timeout=backstop,  # waiting for a free pooled connection
+            socket_connect_timeout=backstop,
+            socket_timeout=backstop,
+            retry=Retry(NoBackoff(), 0),  # the deadline is per check: no retries inside it
         )
         self._client = Redis.from_pool(pool)
         self._acquire = self._client.register_script(_ACQUIRE_AND_REPORT)
@@ -201,6 +211,7 @@ class RateLimiter:
         self._log_interval = settings.rate_limit_failure_log_interval
         self._items: dict[str, RateLimitItem] = {}
         self._skip_storage_until = 0.0
+        self._consecutive_failures = 0
         self._failures_since_log = 0
         self._last_failure_log = -math.inf
         self._failing = False
@@ -209,7 +220,7 @@ class RateLimiter:
             self._window = _RedisWindow(
                 settings.redis_url.get_secret_value(),
                 key_prefix=settings.rate_limit_key_prefix,
-                timeout=self._timeout,
+                backstop=max(_SOCKET_BACKSTOP_SECONDS, self._timeout),
                 max_connections=settings.rate_limit_redis_max_connections,
             )
         else:
@@ -239,15 +250,33 @@ class RateLimiter:
         if time.monotonic() < self._skip_storage_until:
             return self._unavailable(None)
         try:
-            async with asyncio.timeout(self._timeout):
-                decision = await self._window.hit(item, name, *identifiers)
+            decision = await self._within_deadline(self._window.hit(item, name, *identifiers))
         except STORAGE_ERRORS as exc:
-            self._skip_storage_until = time.monotonic() + self._backoff
+            self._consecutive_failures += 1
+            if self._consecutive_failures >= _BREAKER_THRESHOLD:
+                self._skip_storage_until = time.monotonic() + self._backoff
             return self._unavailable(exc)
+        self._consecutive_failures = 0
         if self._failing:
             self._failing = False
             logger.info("rate limiter storage reachable again")
         return decision
+
+    async def _within_deadline(self, call: Awaitable[Decision]) -> Decision:
+        task = asyncio.ensure_future(call)
+        try:
+            await asyncio.wait({task}, timeout=self._timeout)
+            for _ in range(_GRACE_TURNS):
+                if task.done():
+                    break
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:  # the request itself was cancelled
+            task.cancel()
+            raise
+        if not task.done():
+            task.cancel()
+            raise TimeoutError(f"no answer within {self._timeout}s")
+        return task.result()
 
     def _unavailable(self, exc: BaseException | None) -> None:
         self._failing = True

@@ -129,6 +129,20 @@ class Service(pulumi.ComponentResource):
             assume_role_policy=assume_role(ECS_TASKS),
             opts=child,
         )
+        # The service re-reads the RDS-managed password after a rotation (db_credentials.py).
+        aws.iam.RolePolicy(
+            f"{name}-task-db-secret",
+            role=self.task_role.id,
+            policy=policy(
+                {
+                    "Sid": "RereadRotatedDbPassword",
+                    "Effect": "Allow",
+                    "Action": ["secretsmanager:GetSecretValue"],
+                    "Resource": [args.db_secret_arn],
+                }
+            ),
+            opts=child,
+        )
         if args.enable_execute_command:
             aws.iam.RolePolicy(
                 f"{name}-task-exec",
@@ -224,6 +238,9 @@ class Service(pulumi.ComponentResource):
             "DB_NAME": a.db_name,
             "DB_SSL": "require",
             "FORWARDED_ALLOW_IPS": a.vpc_cidr,
+            # Not a secret (an ARN): where the service re-reads the password after RDS rotates it.
+            "DB_PASSWORD_SECRET_ARN": a.db_secret_arn,
+            "AWS_REGION": a.region,
             "LOG_LEVEL": "INFO",
             "LOG_JSON": "true",
             # Read by the uvicorn CLI; must exceed the ALB idle timeout (see design.md pitfalls).

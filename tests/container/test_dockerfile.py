@@ -60,6 +60,28 @@ def test_dockerfile_builder_wheels_only_runtime_dependencies(
     assert not re.search(r"\.\[|optional-dependencies", builder_runs), "no dev/infra/bench extras"
 
 
+def test_dockerfile_builder_requirements_step_lists_project_dependencies(
+    dockerfile_stages: list[Stage],
+) -> None:
+    """Run the builder's requirement-extraction shell command itself (quoting included)."""
+    (step,) = [i for i in dockerfile_stages[0].all("RUN") if "tomllib" in i.arguments]
+    words = step.arguments.split(" ")
+    shell = " ".join(w for w in words if not w.startswith("--mount=")).strip()
+    command, redirect, _ = shell.partition("> /tmp/requirements.txt")
+    assert redirect, shell
+    result = subprocess.run(
+        ["/bin/sh", "-c", command],
+        cwd=REPO,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    expected = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert result.stdout.splitlines() == expected
+
+
 def test_dockerfile_copies_dependency_metadata_before_code(dockerfile_stages: list[Stage]) -> None:
     """Code changes must not invalidate the dependency-wheel layer."""
     instructions = dockerfile_stages[0].instructions

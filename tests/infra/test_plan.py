@@ -110,3 +110,36 @@ def test_cli_prints_the_staging_tree_offline():
     assert result.stdout.startswith("stack staging: ")
     assert "aws:ecs/service:Service  app-service" in result.stdout
     assert result.stderr == ""
+
+
+def test_pulumi_yaml_runs_infra_with_the_project_venv():
+    import yaml
+
+    project = yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "service"
+    assert project["main"] == "infra/"
+    assert project["runtime"]["name"] == "python"
+    assert project["runtime"]["options"]["virtualenv"] == ".venv"
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_every_stack_key_is_declared_in_pulumi_yaml(stack):
+    import yaml
+
+    declared = set(yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["config"])
+    stack_keys = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    undeclared = [
+        k for k in stack_keys if k.startswith("service:") and k.split(":", 1)[1] not in declared
+    ]
+    assert undeclared == []
+
+
+def test_pulumi_entry_point_runs_the_program_and_exports_outputs():
+    import runpy
+
+    from infra.mocks import run_program
+
+    config = {**load_stack_config("dev"), "service:imageTag": TEST_IMAGE_TAG}
+    entry = str(REPO_ROOT / "infra" / "__main__.py")
+    run = run_program("dev", config, program=lambda: runpy.run_path(entry) and None)
+    assert any(r.type == "aws:ecs/service:Service" for r in run.resources)

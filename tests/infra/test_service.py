@@ -137,3 +137,14 @@ def test_cluster_has_container_insights_and_logs_have_retention(any_stack):
 
 def test_prod_runs_at_least_two_tasks(prod):
     assert prod.named("app-service").inputs["desiredCount"] >= 2
+
+
+def test_task_can_reread_only_the_rds_secret_after_rotation(any_stack):
+    _, run = any_stack
+    rds_secret = run.outputs["databaseSecretArn"]
+    env = {e["name"]: e["value"] for e in app_containers(run)["app"]["environment"]}
+    assert env["DB_PASSWORD_SECRET_ARN"] == rds_secret  # an ARN, not the secret value
+    assert env["AWS_REGION"] == "us-east-1"
+    (statement,) = policy_statements(run.named("app-task-db-secret"))
+    assert statement["Action"] == ["secretsmanager:GetSecretValue"]
+    assert statement["Resource"] == [rds_secret]
