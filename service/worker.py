@@ -149,11 +149,11 @@ def parse_args(argv: Sequence[str] | None, settings: Settings) -> argparse.Names
 
 def main(argv: Sequence[str] | None = None) -> int:
     settings = Settings()
-    configure_logging(level=settings.log_level, json_output=settings.log_json)
     try:
         args = parse_args(argv, settings)
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
+    configure_logging(level=settings.log_level, json_output=settings.log_json)
     return asyncio.run(run_due(settings, once=args.once, batch=args.batch, interval=args.interval))
 
 

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from service.automations import service
@@ -16,16 +16,20 @@ from service.automations.schemas import (
     RunsPage,
 )
 from service.db import SessionDep
+from service.ratelimit import limit
 from service.users.dependencies import CurrentUser, SettingsDep
 
 NOT_FOUND = {404: {"description": "No such automation, or it belongs to another user"}}
+CREATE = [Depends(limit("automations:create"))]
+READ = [Depends(limit("automations:read"))]
+WRITE = [Depends(limit("automations:write"))]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 router = APIRouter(prefix="/automations", tags=["automations"])
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, dependencies=CREATE)
 async def create_automation(
     body: AutomationCreate, session: SessionDep, user: CurrentUser, settings: SettingsDep
 ) -> AutomationCreated:
@@ -34,7 +38,7 @@ async def create_automation(
     return AutomationCreated.model_validate(automation)
 
 
-@router.get("")
+@router.get("", dependencies=READ)
 async def list_automations(
     session: SessionDep, user: CurrentUser, limit: Limit = 20, offset: Offset = 0
 ) -> AutomationsPage:
@@ -44,12 +48,12 @@ async def list_automations(
     )
 
 
-@router.get("/{automation_id}", responses=NOT_FOUND)
+@router.get("/{automation_id}", responses=NOT_FOUND, dependencies=READ)
 async def read_automation(automation: OwnedAutomation) -> AutomationPublic:
     return AutomationPublic.model_validate(automation)
 
 
-@router.patch("/{automation_id}", responses=NOT_FOUND)
+@router.patch("/{automation_id}", responses=NOT_FOUND, dependencies=WRITE)
 async def update_automation(
     body: AutomationUpdate,
     automation: OwnedAutomation,
@@ -62,12 +66,12 @@ async def update_automation(
     return AutomationPublic.model_validate(updated)
 
 
-@router.delete("/{automation_id}", status_code=204, responses=NOT_FOUND)
+@router.delete("/{automation_id}", status_code=204, responses=NOT_FOUND, dependencies=WRITE)
 async def delete_automation(automation: OwnedAutomation, session: SessionDep) -> None:
     await service.delete_automation(session, automation=automation)
 
 
-@router.post("/{automation_id}/run", status_code=201, responses=NOT_FOUND)
+@router.post("/{automation_id}/run", status_code=201, responses=NOT_FOUND, dependencies=WRITE)
 async def run_automation(
     automation: OwnedAutomation, session: SessionDep, settings: SettingsDep
 ) -> RunPublic:
@@ -78,7 +82,7 @@ async def run_automation(
     return RunPublic.model_validate(run)
 
 
-@router.get("/{automation_id}/runs", responses=NOT_FOUND)
+@router.get("/{automation_id}/runs", responses=NOT_FOUND, dependencies=READ)
 async def list_runs(
     automation: OwnedAutomation, session: SessionDep, limit: Limit = 20, offset: Offset = 0
 ) -> RunsPage:

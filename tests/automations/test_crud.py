@@ -2,7 +2,8 @@
 
 import httpx
 
-from tests.conftest import UserHandle
+from service.main import create_app
+from tests.conftest import UserHandle, make_settings
 
 SCHEDULE = {"type": "schedule", "every_seconds": 3600}
 ARCHIVE = {"type": "archive_stale_items", "older_than_days": 30}
@@ -168,3 +169,18 @@ async def test_invalid_triggers_and_actions_are_422(
         )
         statuses.append((overrides, response.status_code))
     assert all(status == 422 for _, status in statuses), statuses
+
+
+async def test_creating_automations_is_rate_limited(database_url: str, alice: UserHandle) -> None:
+    application = create_app(make_settings(database_url, RATE_LIMIT_ENABLED=True))
+    try:
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as http:
+            statuses = [
+                (await http.post("/automations", json=automation_body(), headers=alice.headers))
+                for _ in range(11)
+            ]
+    finally:
+        await application.state.engine.dispose()
+    assert [r.status_code for r in statuses] == [201] * 10 + [429], [r.text for r in statuses]
+    assert "Retry-After" in statuses[-1].headers

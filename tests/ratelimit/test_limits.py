@@ -42,7 +42,6 @@ async def test_50_concurrent_item_creations_admit_one_per_second(make_app: AppFa
     counts = statuses(responses)
     assert set(counts) <= {201, 429}, counts
     # Exactly 1 when the burst fits in one second (it does unless the machine is very busy).
-    print("BURST", counts, round(seconds, 2))
     assert 1 <= counts.get(201, 0) <= most_admitted(1, 1.0, seconds), (counts, seconds)
     refused = next(response for response in responses if response.status_code == 429)
     assert refused.json() == {"detail": "Rate limit exceeded: 1 per 1 second"}
