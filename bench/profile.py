@@ -70,6 +70,8 @@ def flat_report(profiler: Profiler, top: int = 30) -> str:
         if frame is None:
             continue
         stack.extend(frame.children)
+        if frame.is_synthetic:  # "[self]" leaves: their time is the parent's total_self_time
+            continue
         own = frame.total_self_time
         if not own:
             continue
@@ -97,7 +99,7 @@ def package_of(path: str) -> str:
             return local
     if "python3" in path or path.startswith("<"):
         return "stdlib"
-    return path or "<C / idle>"
+    return path or "<unknown>"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -244,6 +244,15 @@ def _container_definitions(value: Any) -> list[Mapping[str, Any]] | None:
     return None
 
 
+def _is_secret_reference(name: str, value: object) -> bool:
+    """`X_SECRET_ARN=arn:aws:secretsmanager:…` says where a secret lives; it is not one."""
+    return (
+        name.upper().endswith("_ARN")
+        and isinstance(value, str)
+        and value.startswith("arn:aws:secretsmanager:")
+    )
+
+
 def no_plaintext_secrets_in_environment(res: Resource) -> list[str]:
     """No secret-looking variable (PASSWORD, SECRET, TOKEN, KEY) in a container's plain
     `environment`, and no URL with embedded credentials: those belong in `secrets` (valueFrom)."""
@@ -260,6 +269,8 @@ def no_plaintext_secrets_in_environment(res: Resource) -> list[str]:
                 continue
             var = str(env.get("name", ""))
             value = env.get("value")
+            if _is_secret_reference(var, value):
+                continue
             if _SECRET_NAME.search(var.upper()):
                 violations.append(
                     f"{res.name}: container '{cname}' passes {var} as a plain environment "

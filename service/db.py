@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 from sqlalchemy import DateTime, MetaData, event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -70,7 +71,27 @@ def create_engine(settings: Settings) -> AsyncEngine:
     )
     if rotating_password is not None:
         refresh_password_on_auth_failure(engine, rotating_password)
+    event.listen(engine.sync_engine, "handle_error", _outage_is_disconnect)
     return engine
+
+
+# SQLSTATEs that mean "the server is gone or will not take us now", not "this statement is wrong":
+# class 08 (connection exception: asyncpg's "connection was closed in the middle of operation"),
+# 57P01/57P02/57P03 (admin shutdown, crash shutdown, cannot connect now: starting or stopping),
+# 53300 (too many connections).
+UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03", "53300")
+
+
+def _outage_is_disconnect(context: ExceptionContext) -> None:
+    """Classify outage errors as disconnects. asyncpg surfaces most of them as a generic DBAPI
+    `Error` that SQLAlchemy does not recognise; marked, SQLAlchemy invalidates the connection (and
+    the older ones in the pool), pre-ping reconnects instead of failing, and the exception carries
+    `connection_invalidated`, which service/errors_http.py answers with 503."""
+    sqlstate = getattr(context.original_exception, "sqlstate", None) or ""
+    # context.connection is None while a new connection is being opened: any failure there
+    # (refused, starting up, reset during the handshake) means the database is unavailable.
+    if sqlstate.startswith(UNAVAILABLE_SQLSTATES) or context.connection is None:
+        context.is_disconnect = True
 
 
 def _rotating_password(settings: Settings) -> RotatingPassword | None:

@@ -48,9 +48,19 @@ async def database_unavailable(request: Request, exc: Exception) -> JSONResponse
     )
 
 
+async def database_error(request: Request, exc: Exception) -> JSONResponse:
+    """Any other driver error: 503 if it lost the connection (asyncpg reports a server restart
+    mid-query as a plain DBAPIError; service/db.py marks those invalidated), else a real 500."""
+    assert isinstance(exc, sa_exc.DBAPIError)
+    if exc.connection_invalidated:
+        return await database_unavailable(request, exc)
+    raise exc
+
+
 def install_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(sa_exc.IntegrityError, integrity_error)
+    app.add_exception_handler(sa_exc.DBAPIError, database_error)
     for exc_type in DATABASE_UNAVAILABLE:
         app.add_exception_handler(exc_type, database_unavailable)
 

@@ -144,6 +144,18 @@ def test_url_with_embedded_credentials_fails():
     assert "REDIS_URL" in msg
 
 
+def test_secret_arn_reference_in_plain_environment_passes():
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-1a2b"
+    env = [{"name": "DB_PASSWORD_SECRET_ARN", "value": arn}]
+    assert rules.no_plaintext_secrets_in_environment(task(env)) == []
+
+
+def test_secret_value_disguised_as_arn_variable_fails():
+    env = [{"name": "DB_PASSWORD_SECRET_ARN", "value": "hunter2"}]
+    (msg,) = rules.no_plaintext_secrets_in_environment(task(env))
+    assert "DB_PASSWORD_SECRET_ARN" in msg
+
+
 @pytest.mark.parametrize("var", ["KEYSPACE", "MONKEY_MODE", "DB_HOST"])
 def test_names_merely_containing_key_letters_pass(var):
     assert rules.no_plaintext_secrets_in_environment(task([{"name": var, "value": "v"}])) == []
