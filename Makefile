@@ -34,6 +34,15 @@ format: $(STAMP)
 test: lint ## Lint, then the whole suite against SQLite, PostgreSQL and Redis on 127.0.0.1
 	$(VENV)/bin/pytest
 
+reliability: $(STAMP) ## The reliability suite alone (schemathesis, faults, drain, abuse; < 6 min) + its summary
+	$(VENV)/bin/pytest tests/reliability
+
+bench: $(STAMP) ## Service vs bare FastAPI under wrk (PostgreSQL + Redis on 127.0.0.1, < 5 min) -> bench/results.json
+	$(PY) -m bench.run
+
+bench-smoke: $(STAMP) ## The same harness, a few seconds per scenario, no results file (make test runs it via tests/bench)
+	$(PY) -m bench.run --smoke
+
 plan: $(STAMP) ## Offline resource tree of a stack (no CLI, no credentials): make plan STACK=dev
 	$(PY) -m infra.plan --stack $(STACK)
 

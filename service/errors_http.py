@@ -1,11 +1,15 @@
 """The one place where domain and infrastructure exceptions become HTTP responses."""
 
+import json
 import logging
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.dependencies.models import Dependant
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import exc as sa_exc
@@ -57,7 +61,35 @@ async def database_error(request: Request, exc: Exception) -> JSONResponse:
     raise exc
 
 
+class EscapedJSONResponse(JSONResponse):
+    """ASCII-only JSON: a lone surrogate from the request ("\\ud800") is escaped, not a crash."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=True, allow_nan=False, separators=(",", ":")
+        ).encode("ascii")
+
+
+def _finite(value: Any) -> Any:
+    """NaN/Infinity (JSON input like 1e999 parses to inf) as strings: JSON cannot carry them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422 shape. Its default handler echoes the input with the usual encoder and
+    answered 500 for inputs JSON cannot carry back (a lone surrogate, Infinity, NaN)."""
+    assert isinstance(exc, RequestValidationError)
+    return EscapedJSONResponse({"detail": _finite(jsonable_encoder(exc.errors()))}, 422)
+
+
 def install_exception_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(sa_exc.IntegrityError, integrity_error)
     app.add_exception_handler(sa_exc.DBAPIError, database_error)

@@ -102,14 +102,17 @@ class RequestContextMiddleware:
         try:
             await self.app(scope, receive, send_tracking_start)
         except Exception:
+            if response_started:
+                # Too late to answer. Re-raise: it may be an outer layer's own signal (Starlette's
+                # body limit raises through `send` once its 413 is out), else the server logs it.
+                raise
             # The error boundary: log the trace, answer with the request id and nothing internal.
             logger.exception("unhandled error", extra={"fields": {"request_id": request_id}})
-            if not response_started:
-                await _send_json(
-                    send_with_request_id,
-                    500,
-                    {"detail": "Internal server error", "request_id": request_id},
-                )
+            await _send_json(
+                send_with_request_id,
+                500,
+                {"detail": "Internal server error", "request_id": request_id},
+            )
         finally:
             route = scope.get("route")
             access_logger.info(

@@ -29,8 +29,13 @@ Failure: each check has a deadline of RATE_LIMIT_REDIS_TIMEOUT (100 ms) and no r
 on any Redis error, the request is let through (RATE_LIMIT_FAIL_OPEN=true, the default) or answered
 503. After a few failures in a row Redis is left alone for RATE_LIMIT_REDIS_BACKOFF seconds (no
 request pays the deadline meanwhile); the outage is logged at most once per
-RATE_LIMIT_FAILURE_LOG_INTERVAL per process. The deadline must not fire just because the event loop
-is busy (a burst would then fail open and defeat the limiter), hence `_GRACE_TURNS`.
+RATE_LIMIT_FAILURE_LOG_INTERVAL per process.
+
+The deadline must not fire because this process is busy: a burst (or a CPU-bound handler such as
+password hashing) that stalls the event loop would otherwise time the checks out, fail open, and
+let the burst defeat the limiter. So the deadline is counted in slices of `_SLICE_SECONDS` of loop
+time, each at least one loop iteration however late the loop wakes up: an idle loop with a dead
+Redis gives up after 100 ms; a stalled loop gives Redis as many iterations as an idle one would.
 """
 
 import asyncio
@@ -63,14 +68,14 @@ STATE_KEY = "rate_limit"
 _HEADER_NAMES = {b"ratelimit-limit", b"ratelimit-remaining", b"ratelimit-reset"}
 # What a failing Redis raises: redis-py's errors, socket errors, and our own deadline.
 STORAGE_ERRORS = (RedisError, OSError, TimeoutError)
-# A reply that reached the socket while the event loop was busy becomes ready in the same loop
-# iteration as the deadline; a few more turns let the check finish with it instead of failing open.
-# A dead Redis costs only the deadline plus these turns (idle turns take microseconds).
-_GRACE_TURNS = 10
+# The per-check deadline is counted in slices of this much loop time (see the module docstring).
+_SLICE_SECONDS = 0.01
+# A reply read in the same loop iteration as the last slice ends needs a turn or two to be parsed.
+_GRACE_TURNS = 3
 # Failures in a row that make the limiter leave Redis alone for RATE_LIMIT_REDIS_BACKOFF.
 _BREAKER_THRESHOLD = 3
 # The sockets' own timeouts are only a backstop: the per-check deadline is what bounds a request.
-_SOCKET_BACKSTOP_SECONDS = 1.0
+_SOCKET_BACKSTOP_SECONDS = 5.0
 
 # KEYS[1]: the window, a list of hit timestamps, newest first (limits' moving-window layout).
 # ARGV[1]: the limit, ARGV[2]: the window length in seconds.
@@ -265,7 +270,13 @@ class RateLimiter:
     async def _within_deadline(self, call: Awaitable[Decision]) -> Decision:
         task = asyncio.ensure_future(call)
         try:
-            await asyncio.wait({task}, timeout=self._timeout)
+            slices = max(1, math.ceil(self._timeout / _SLICE_SECONDS))
+            for _ in range(slices):
+                # A late wake-up means the loop was busy, not that Redis was slow: it still
+                # counts as one slice.
+                await asyncio.wait({task}, timeout=self._timeout / slices)
+                if task.done():
+                    break
             for _ in range(_GRACE_TURNS):
                 if task.done():
                     break

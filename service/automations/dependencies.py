@@ -4,12 +4,12 @@ from fastapi import Depends
 
 from service.automations import service
 from service.automations.models import Automation
-from service.db import SessionDep
+from service.db import ResourceId, SessionDep
 from service.users.dependencies import CurrentUser
 
 
 async def owned_automation(
-    automation_id: int, session: SessionDep, user: CurrentUser
+    automation_id: ResourceId, session: SessionDep, user: CurrentUser
 ) -> Automation:
     return await service.get_owned_automation(session, automation_id=automation_id, owner=user)
 

@@ -3,6 +3,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from service.db import NO_NUL_PATTERN
+
 
 def _as_utc(value: datetime) -> datetime:
     # SQLite hands back naive datetimes (stored as UTC): answer the same on both databases.
@@ -10,7 +12,7 @@ def _as_utc(value: datetime) -> datetime:
 
 
 UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]
 MAX_PAGE_SIZE = 100
 MAX_URL_LENGTH = 2048
 
@@ -50,7 +52,7 @@ class WebhookAction(BaseModel):
     type: Literal["webhook"]
     # Syntax only here; the SSRF policy (scheme, resolution, address ranges) is enforced by the
     # service at creation/update and again by the runner at send time.
-    url: str = Field(min_length=1, max_length=MAX_URL_LENGTH)
+    url: str = Field(min_length=1, max_length=MAX_URL_LENGTH, pattern=NO_NUL_PATTERN)
 
 
 class ArchiveStaleItemsAction(BaseModel):

@@ -205,7 +205,8 @@ async def run_next_due_automation(
         )
         .order_by(Automation.next_run_at, Automation.id)
         .limit(1)
-        .with_for_update(skip_locked=True)
+        # NO KEY UPDATE: a concurrent run-now inserting a run (FK check: KEY SHARE) is not blocked.
+        .with_for_update(skip_locked=True, key_share=True)
     )
     if automation is None:
         return None

@@ -100,7 +100,8 @@ def parse_url(raw: str, *, environment: str) -> httpx.URL:
     """Syntax and scheme checks that need no network."""
     try:
         url = httpx.URL(raw)
-    except (httpx.InvalidURL, ValueError) as exc:
+        host = url.host  # IDNA-decoded lazily: may raise too
+    except (httpx.InvalidURL, ValueError) as exc:  # UnicodeError (IDNA) is a ValueError
         raise UnsafeURLError(f"not a valid URL ({exc})") from None
     scheme = url.scheme
     if scheme == "http" and environment != "local":
@@ -109,11 +110,10 @@ def parse_url(raw: str, *, environment: str) -> httpx.URL:
         raise UnsafeURLError(f"scheme {scheme!r} is not allowed; use https")
     if url.userinfo:
         raise UnsafeURLError("credentials in the URL are not allowed")
-    host = url.host
     if not host:
         raise UnsafeURLError("the URL has no host")
-    if url.port == 0:
-        raise UnsafeURLError("port 0 is not allowed")
+    if url.port is not None and not 0 < url.port < 65536:
+        raise UnsafeURLError(f"port {url.port} is not allowed")
     try:
         ipaddress.ip_address(host)
     except ValueError:

@@ -19,7 +19,9 @@ _UNAUTHORIZED = HTTPException(
 )
 
 
-def get_settings(request: Request) -> Settings:
+# async on purpose: FastAPI runs a plain `def` dependency in the thread pool, a thread hop on
+# every authenticated request (bench/README.md, "Profiling").
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

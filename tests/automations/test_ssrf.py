@@ -52,6 +52,8 @@ REFUSED = [
     ("gopher://1.1.1.1:70/_hook", "scheme"),
     ("http://user:pw@1.1.1.1/hook", "credentials"),
     ("not a url at all", "scheme"),
+    ("https://xn--/hook", "not a valid URL"),
+    ("https://1.1.1.1:99999/hook", "port"),
 ]
 
 

@@ -85,7 +85,9 @@ async def test_logins_for_one_username_are_limited_across_addresses(make_app: Ap
     assert results == [401, 401, 401, 429]
     assert response.json() == {"detail": "Rate limit exceeded: 3 per 1 hour"}
     async with client_from(app, "198.51.100.99") as client:
-        other = await client.post("/auth/token", data={"username": "x@example.com", "password": "y"})
+        other = await client.post(
+            "/auth/token", data={"username": "x@example.com", "password": "y"}
+        )
     assert other.status_code == 401, "another username has its own budget"
 
 

@@ -22,6 +22,11 @@ def pytest_runtest_setup(item: pytest.Item) -> None:
         _ran["reliability"] = True
 
 
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed and report.when == "call" and "test_schemathesis.py" in report.nodeid:
+        SUMMARY.operations_failed += 1
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
     if not _ran["reliability"]:
         return

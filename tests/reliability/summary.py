@@ -12,7 +12,7 @@ from pathlib import Path
 @dataclass
 class Summary:
     cases_generated: int = 0
-    cases_failed: int = 0
+    operations_failed: int = 0
     cases_by_operation: dict[str, int] = field(default_factory=dict)
     faults_injected: int = 0
     faults_survived: int = 0
@@ -36,7 +36,8 @@ class Summary:
         recovery = ", ".join(f"{seconds:.2f}s" for seconds in self.recovery_seconds) or "-"
         return [
             f"schemathesis cases generated: {self.cases_generated} "
-            f"across {len(self.cases_by_operation)} operations, failures: {self.cases_failed}",
+            f"across {len(self.cases_by_operation)} operations, "
+            f"operations with failures: {self.operations_failed}",
             f"faults injected: {self.faults_injected}, survived: {self.faults_survived}",
             *(f"  - {fault}" for fault in self.faults),
             f"writes acknowledged (201): {self.writes_acknowledged}, found in the database: "
