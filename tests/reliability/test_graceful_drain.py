@@ -48,6 +48,16 @@ async def _waiting_on_lock(admin_url: str, database: str) -> int:
         await engine.dispose()
 
 
+async def _drained_items(url: str) -> int:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as connection:
+            result = await connection.execute(text("SELECT count(*) FROM items"))
+            return int(result.scalar_one())
+    finally:
+        await engine.dispose()
+
+
 def _port_refuses(port: int) -> bool:
     try:
         with socket.create_connection((HOST, port), timeout=0.5):
@@ -118,6 +128,10 @@ async def test_sigterm_lets_in_flight_requests_finish_and_exits_zero(
         responses = await asyncio.wait_for(asyncio.gather(*requests), timeout=EXIT_BOUND_SECONDS)
 
     exit_code = await asyncio.to_thread(server.wait, EXIT_BOUND_SECONDS)
+    acknowledged = sum(response.status_code == 201 for response in responses)
+    stored = await _drained_items(url)
+    SUMMARY.writes_acknowledged += acknowledged
+    SUMMARY.writes_found += min(stored, acknowledged)
     log = server.log_text()
     statuses = sorted(response.status_code for response in responses)
     drained = "Application shutdown complete" in log and "Finished server process" in log
@@ -127,4 +141,5 @@ async def test_sigterm_lets_in_flight_requests_finish_and_exits_zero(
         survived=clean_exit and statuses == EXPECTED_STATUSES,
     )
     assert statuses == EXPECTED_STATUSES, statuses
+    assert stored == acknowledged, f"{acknowledged} creations answered 201, {stored} stored"
     assert clean_exit, f"uvicorn exited {exit_code} (drained: {drained}); log:\n{log[-3000:]}"

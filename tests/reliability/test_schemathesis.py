@@ -2,8 +2,9 @@
 
 Every operation, authenticated as a registered user, positive and negative data. Each response
 must not be a 5xx, must have a status code the schema documents for that operation, and must match
-the documented response schema. Runs against PostgreSQL (the production database; a fresh database
-on the shared test server) with the in-memory limiter disabled, so 429s do not mask findings.
+the documented response schema. Runs against PostgreSQL, the production database (a fresh database
+on the shared test server; about 75 s for every case, so SQLite's speed is not needed), with the
+rate limiter disabled, so 429s do not mask findings.
 
 Sizing: MAX_EXAMPLES per operation x the number of operations >= 2,000 generated cases; Hypothesis
 is derandomized, so CI sees the same cases on every run.
@@ -40,8 +41,9 @@ CHECKS = [not_a_server_error, status_code_conformance, response_schema_conforman
 PASSWORD = "correct horse battery staple"
 
 
-# The app and its schema exist at import time (schemathesis parametrizes at collection; its lazy
-# `from_fixture` loader does not work with this pytest). Creating the app opens no connection:
+# The app and its schema exist at import time: schemathesis parametrizes at collection, and its
+# lazy `from_fixture` loader fails on pytest 9 (it sets `Function._nodeid`, which is gone).
+# Creating the app opens no connection:
 # the database it names is created and migrated by the `api_database` fixture below.
 DATABASE_URL = (
     make_url(POSTGRES_ADMIN_URL)
