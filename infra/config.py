@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import pulumi
+from limits import parse as parse_rate_limit
+
+from service.config import Settings
 
 PROJECT = "service"
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -63,7 +66,21 @@ _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_RATE_LIMIT_KEY = re.compile(r"^RATE_LIMIT_[A-Z0-9_]+$")
+# The service's own settings are the one list of valid RATE_LIMIT_* variables: a typo here would
+# otherwise be ignored silently by the task.
+SERVICE_RATE_LIMIT_VARIABLES = frozenset(
+    name.upper() for name in Settings.model_fields if name.startswith("rate_limit_")
+)
+
+
+def _valid_limit(value: object) -> bool:
+    if isinstance(value, bool) or str(value).lower() in {"true", "false"}:
+        return True
+    try:
+        parse_rate_limit(str(value))
+    except ValueError:
+        return False
+    return True
 
 
 class ConfigError(ValueError):
@@ -359,10 +376,21 @@ class _Reader:
         cache_nodes = self.integer("cacheNodes", 1, minimum=1, maximum=6)
 
         rate_limits = self.obj("rateLimits", "a map of RATE_LIMIT_* names to values") or {}
-        if not isinstance(rate_limits, dict) or not all(
-            isinstance(k, str) and _RATE_LIMIT_KEY.match(k) for k in rate_limits
-        ):
-            self.fail("rateLimits", "a map whose keys are RATE_LIMIT_* variable names", rate_limits)
+        if not isinstance(rate_limits, dict):
+            self.fail("rateLimits", "a map of RATE_LIMIT_* names to values", rate_limits)
+        unknown = sorted(set(rate_limits) - SERVICE_RATE_LIMIT_VARIABLES)
+        if unknown:
+            self.fail(
+                "rateLimits",
+                "keys among the service's settings: "
+                + ", ".join(sorted(SERVICE_RATE_LIMIT_VARIABLES)),
+                unknown,
+            )
+        invalid = {name: value for name, value in rate_limits.items() if not _valid_limit(value)}
+        if invalid:
+            self.fail(
+                "rateLimits", "limits such as '10/second' or '5/minute' (or booleans)", invalid
+            )
 
         tags = self.obj("tags", "a map of tag names to values") or {}
         if not isinstance(tags, dict):

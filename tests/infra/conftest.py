@@ -65,7 +65,7 @@ def prod() -> Run:
 # One run of dev with every optional setting changed, shared by the tests of those settings.
 CUSTOM = {
     "cpuArchitecture": "ARM64",
-    "rateLimits": {"RATE_LIMIT_LOGIN": "5/minute"},
+    "rateLimits": {"RATE_LIMIT_AUTH_TOKEN": "5/minute"},
     "tags": {"cost-center": "42"},
     "workerSchedule": "rate(5 minutes)",
     "alarmEmail": "oncall@example.com",

@@ -122,3 +122,15 @@ def test_defaults_apply_when_keys_are_absent():
     cfg = load("dev", taskCpu=None, taskMemory=None, idleTimeoutSeconds=None)
     assert (cfg.task_cpu, cfg.task_memory, cfg.idle_timeout_seconds) == (256, 512, 60)
     assert cfg.platform == "linux/amd64"
+
+
+def test_unknown_rate_limit_variable_is_rejected_naming_the_valid_ones():
+    message = config_error("dev", rateLimits={"RATE_LIMIT_LOGIN": "5/minute"})
+    assert message.startswith("service:rateLimits in stack 'dev': expected keys among")
+    assert "RATE_LIMIT_AUTH_TOKEN" in message and "RATE_LIMIT_LOGIN" in message
+
+
+def test_malformed_rate_limit_value_is_rejected():
+    message = config_error("dev", rateLimits={"RATE_LIMIT_ITEMS_CREATE": "lots"})
+    assert message.startswith("service:rateLimits in stack 'dev': expected limits such as")
+    assert "lots" in message

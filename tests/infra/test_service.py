@@ -55,7 +55,7 @@ def test_uvicorn_keep_alive_outlasts_the_alb_idle_timeout(any_stack):
 
 def test_rate_limits_from_stack_config_become_plain_environment(custom):
     env = {e["name"]: e["value"] for e in app_containers(custom)["app"]["environment"]}
-    assert env["RATE_LIMIT_LOGIN"] == "5/minute"
+    assert env["RATE_LIMIT_AUTH_TOKEN"] == "5/minute"
 
 
 def test_task_definition_runs_the_pushed_digest_not_a_tag(any_stack):
