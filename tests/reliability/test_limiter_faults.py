@@ -110,8 +110,9 @@ async def test_redis_killed_under_load_follows_the_failure_policy(
             ]
             try:
                 await asyncio.sleep(STEADY_SECONDS)
-                down = time.monotonic()
+                killing = time.monotonic()
                 await asyncio.to_thread(redis_server.kill)
+                down = time.monotonic()  # after the kill returns: Redis is certainly gone
                 await asyncio.sleep(OUTAGE_SECONDS / 2)
                 ready_during = (await http.get("/ready")).status_code
                 await asyncio.sleep(OUTAGE_SECONDS / 2)
@@ -129,7 +130,7 @@ async def test_redis_killed_under_load_follows_the_failure_policy(
     finally:
         server.stop()
 
-    before = [c for c in calls if c.finished < down]
+    before = [c for c in calls if c.finished < killing]
     during = [c for c in calls if c.started > down + 0.2 and c.finished < restarting]
     statuses = {c.status for c in calls}
     expected_during = {200} if fail_open else {503}
