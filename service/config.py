@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     rate_limit_automations_create: RateLimitSpec = "10/minute"
     rate_limit_automations_read: RateLimitSpec = "100/second"
     rate_limit_automations_write: RateLimitSpec = "10/second"
+    # Run-now sends outbound webhooks (up to 3 attempts each): far below other writes.
+    rate_limit_automations_run: RateLimitSpec = "6/minute"
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"

@@ -23,6 +23,7 @@ NOT_FOUND = {404: {"description": "No such automation, or it belongs to another 
 CREATE = [Depends(limit("automations:create"))]
 READ = [Depends(limit("automations:read"))]
 WRITE = [Depends(limit("automations:write"))]
+RUN = [Depends(limit("automations:run"))]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
@@ -71,7 +72,7 @@ async def delete_automation(automation: OwnedAutomation, session: SessionDep) ->
     await service.delete_automation(session, automation=automation)
 
 
-@router.post("/{automation_id}/run", status_code=201, responses=NOT_FOUND, dependencies=WRITE)
+@router.post("/{automation_id}/run", status_code=201, responses=NOT_FOUND, dependencies=RUN)
 async def run_automation(
     automation: OwnedAutomation, session: SessionDep, settings: SettingsDep
 ) -> RunPublic:
