@@ -9,7 +9,6 @@ cache is allowed). Each server is a real uvicorn process, stopped and reaped by 
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import httpx
 import pytest
 
 from tests.container.dockerfile_parser import Stage, parse_dockerfile, replace_option
+from tests.support.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
@@ -172,12 +172,6 @@ def migrated_database_url(image_venv: ImageVenv, workdir: Path) -> str:
         versions = connection.execute("SELECT version_num FROM alembic_version").fetchall()
     assert len(versions) == 1, f"expected one alembic head, found {versions}"
     return url
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @dataclass

@@ -13,7 +13,8 @@ from redis.asyncio import Redis
 from service.main import create_app
 from service.migrate import migrate
 from tests.conftest import make_settings, run_in_fresh_loop
-from tests.ratelimit.helpers import SHARED_REDIS_URL, ThrowawayRedis, free_port
+from tests.ratelimit.helpers import SHARED_REDIS_URL
+from tests.support.throwaway_redis import ThrowawayRedis
 
 AppFactory = Callable[..., FastAPI]
 
@@ -65,9 +66,9 @@ async def make_app(ratelimit_db_url: str, key_prefix: str) -> AsyncIterator[AppF
 @pytest.fixture
 def throwaway_redis() -> Iterator[ThrowawayRedis]:
     """A redis-server of our own on a free port, for the tests that stop it."""
-    server = ThrowawayRedis(free_port())
-    server.start()
+    server = ThrowawayRedis()
     try:
+        server.start()
         yield server
     finally:
         server.kill()

@@ -1,12 +1,10 @@
 """Helpers for the rate-limit tests: clients that connect from a chosen address, users seeded
 through the service layer (setting up spends none of the budgets under test), concurrent and raw
-HTTP bursts (connections opened before any request is sent), and a throwaway redis-server.
+HTTP bursts (connections opened before any request is sent).
 """
 
 import asyncio
 import contextlib
-import socket
-import subprocess
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -94,68 +92,6 @@ def most_admitted(limit: int, window_seconds: float, burst_seconds: float) -> in
     """A moving window admits at most `limit` per window: a burst that outlasted the window may
     legitimately see more (a slow, shared machine); one inside it must see exactly `limit`."""
     return limit * (int(burst_seconds // window_seconds) + 1)
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before listening")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.5):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {timeout}s")
-
-
-def stop_process(process: subprocess.Popen, grace: float = 10.0) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=grace)
-
-
-@dataclass
-class ThrowawayRedis:
-    port: int
-    process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for_port(self.port, self.process, timeout=10)
-
-    def kill(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 @dataclass

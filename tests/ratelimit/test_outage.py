@@ -11,13 +11,13 @@ import pytest
 
 from tests.ratelimit.conftest import AppFactory
 from tests.ratelimit.helpers import (
-    ThrowawayRedis,
     client_from,
     concurrently,
     new_item,
     seed_user,
     statuses,
 )
+from tests.support.throwaway_redis import ThrowawayRedis
 
 pytestmark = pytest.mark.redis
 

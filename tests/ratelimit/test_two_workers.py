@@ -7,7 +7,6 @@ close together as a client can make them."""
 import json
 import os
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,20 +23,16 @@ from tests.conftest import make_settings, run_in_fresh_loop
 from tests.ratelimit.helpers import (
     SHARED_REDIS_URL,
     SeededUser,
-    free_port,
     most_admitted,
     new_item,
     raw_burst,
     raw_request,
     seed_user,
     statuses,
-    stop_process,
-    wait_for_port,
 )
+from tests.support.uvicorn_server import UvicornServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(180)]
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -83,40 +78,33 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
     user = run_in_fresh_loop(seed)
     key_prefix = f"test-ratelimit-{uuid.uuid4().hex[:12]}"
-    port = free_port()
-    env = {
+    inherited = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(("RATE_LIMIT_", "DB_", "JWT_", "REDIS_", "DATABASE_"))
     }
-    env.update(
-        ENVIRONMENT="local",
-        DATABASE_URL=database_url,
-        REDIS_URL=SHARED_REDIS_URL,
-        RATE_LIMIT_KEY_PREFIX=key_prefix,
-        FORWARDED_ALLOW_IPS="127.0.0.1",
-        LOG_LEVEL="WARNING",
+    server = UvicornServer(
+        {
+            "ENVIRONMENT": "local",
+            "DATABASE_URL": database_url,
+            "REDIS_URL": SHARED_REDIS_URL,
+            "RATE_LIMIT_KEY_PREFIX": key_prefix,
+            "FORWARDED_ALLOW_IPS": "127.0.0.1",
+            "LOG_LEVEL": "WARNING",
+        },
+        log_path=directory / "uvicorn.log",
+        args=("--workers", "2"),
+        base_env=inherited,
     )
-    log = directory / "uvicorn.log"
-    with log.open("wb") as output:
-        server = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "uvicorn", "service.main:app"),
-                *("--host", "127.0.0.1", "--port", str(port), "--workers", "2"),
-                "--no-access-log",
-            ],
-            cwd=REPO,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
     try:
-        wait_for_port(port, server, timeout=60)
-        wait_for_workers(log, server, count=2, timeout=60)
-        assert len(worker_pids(server)) == 2, "uvicorn did not start two worker processes"
-        yield Server(port, user)
+        server.launch()
+        assert server.process is not None
+        server.wait_listening(timeout=60)
+        wait_for_workers(server.log_path, server.process, count=2, timeout=60)
+        assert len(worker_pids(server.process)) == 2, "uvicorn did not start two worker processes"
+        yield Server(server.port, user)
     finally:
-        stop_process(server)
+        server.stop(grace=10.0)
         redis = Redis.from_url(SHARED_REDIS_URL)
         try:
             keys = list(redis.scan_iter(match=f"{key_prefix}:*", count=1000))

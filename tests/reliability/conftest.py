@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.migrate import migrate
 from tests.conftest import make_settings, run_in_fresh_loop
-from tests.reliability.servers import PostgresCluster, postgres_cluster
 from tests.reliability.summary import SUMMARY
+from tests.support.throwaway_postgres import ThrowawayPostgres
 
 SUMMARY_FILE = Path(".pytest_cache") / "reliability-summary.json"
 _ran = {"reliability": False}
@@ -39,9 +39,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
 
 
 @pytest.fixture(scope="session")
-def pg_cluster() -> Iterator[PostgresCluster]:
+def pg_cluster() -> Iterator[ThrowawayPostgres]:
     """A private PostgreSQL cluster the fault tests may stop, crash and restart."""
-    with postgres_cluster() as cluster:
+    with ThrowawayPostgres() as cluster:
         yield cluster
 
 
@@ -55,7 +55,7 @@ async def create_database(admin_url: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def cluster_database(pg_cluster: PostgresCluster) -> Callable[[], str]:
+def cluster_database(pg_cluster: ThrowawayPostgres) -> Callable[[], str]:
     """Factory: a new, migrated database in the private cluster; returns its URL."""
 
     def make() -> str:

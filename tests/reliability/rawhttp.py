@@ -5,7 +5,7 @@ import socket
 import time
 from dataclasses import dataclass
 
-from tests.reliability.servers import HOST
+from tests.support.processes import HOST
 
 
 @dataclass

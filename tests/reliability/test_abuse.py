@@ -16,8 +16,9 @@ import pytest
 from service.main import create_app
 from tests.conftest import make_settings
 from tests.reliability.rawhttp import send_head_then_stream, send_raw
-from tests.reliability.servers import PostgresCluster, UvicornServer
 from tests.reliability.summary import SUMMARY
+from tests.support.throwaway_postgres import ThrowawayPostgres
+from tests.support.uvicorn_server import UvicornServer
 
 MIB = 1024 * 1024
 PASSWORD = "correct horse battery staple"
@@ -25,17 +26,14 @@ PASSWORD = "correct horse battery staple"
 
 @pytest.fixture(scope="module")
 def server(
-    pg_cluster: PostgresCluster, cluster_database, tmp_path_factory
+    pg_cluster: ThrowawayPostgres, cluster_database, tmp_path_factory
 ) -> Iterator[UvicornServer]:  # type: ignore[no-untyped-def]
     log = Path(tmp_path_factory.mktemp("abuse")) / "uvicorn.log"
     uvicorn = UvicornServer(
         {"DATABASE_URL": cluster_database(), "RATE_LIMIT_ENABLED": "false"}, log_path=log
     )
-    try:
-        uvicorn.start()
+    with uvicorn:
         yield uvicorn
-    finally:
-        uvicorn.stop()
     assert "Traceback" not in uvicorn.log_text(), uvicorn.log_text()[-3000:]
 
 

@@ -18,8 +18,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.reliability.servers import HOST, PostgresCluster, UvicornServer
 from tests.reliability.summary import SUMMARY
+from tests.support.processes import HOST
+from tests.support.throwaway_postgres import ThrowawayPostgres
+from tests.support.uvicorn_server import UvicornServer
 
 IN_FLIGHT = 8
 WAIT_BOUND_SECONDS = 20.0
@@ -67,21 +69,18 @@ def _port_refuses(port: int) -> bool:
 
 
 @pytest.fixture
-def drain_server(pg_cluster: PostgresCluster, cluster_database, tmp_path: Path):  # type: ignore[no-untyped-def]
+def drain_server(pg_cluster: ThrowawayPostgres, cluster_database, tmp_path: Path):  # type: ignore[no-untyped-def]
     url = cluster_database()
     server = UvicornServer(
         {"DATABASE_URL": url, "RATE_LIMIT_ENABLED": "false", "DB_POOL_SIZE": str(IN_FLIGHT)},
         log_path=tmp_path / "uvicorn.log",
     )
-    try:
-        server.start()
+    with server:
         yield server, url
-    finally:
-        server.stop()
 
 
 async def test_sigterm_lets_in_flight_requests_finish_and_exits_zero(
-    pg_cluster: PostgresCluster, drain_server
+    pg_cluster: ThrowawayPostgres, drain_server
 ):
     server, url = drain_server
     database = url.rsplit("/", 1)[1]

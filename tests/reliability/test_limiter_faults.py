@@ -19,8 +19,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.reliability.servers import PostgresCluster, RedisServer, UvicornServer
 from tests.reliability.summary import SUMMARY
+from tests.support.throwaway_postgres import ThrowawayPostgres
+from tests.support.throwaway_redis import ThrowawayRedis
+from tests.support.uvicorn_server import UvicornServer
 
 WORKERS = 4
 MAX_REQUESTS = 3_000
@@ -41,8 +43,8 @@ class Call:
 
 
 @pytest.fixture
-def redis_server() -> Iterator[RedisServer]:
-    server = RedisServer()
+def redis_server() -> Iterator[ThrowawayRedis]:
+    server = ThrowawayRedis()
     try:
         server.start()
         yield server
@@ -91,7 +93,11 @@ async def _reader(http, headers, calls: list[Call], stop: asyncio.Event) -> None
 
 @pytest.mark.parametrize("fail_open", [True, False], ids=["fail-open", "fail-closed"])
 async def test_redis_killed_under_load_follows_the_failure_policy(
-    pg_cluster: PostgresCluster, cluster_database, redis_server: RedisServer, tmp_path, fail_open
+    pg_cluster: ThrowawayPostgres,
+    cluster_database,
+    redis_server: ThrowawayRedis,
+    tmp_path,
+    fail_open,
 ):
     server = limited_server(
         cluster_database(),
@@ -165,7 +171,7 @@ def _counts(calls: list[Call]) -> dict[str | None, int]:
 
 
 async def test_login_bruteforce_with_rotating_forwarded_for_from_untrusted_peer_is_limited(
-    pg_cluster: PostgresCluster, cluster_database, tmp_path
+    pg_cluster: ThrowawayPostgres, cluster_database, tmp_path
 ):
     # 127.0.0.1 (the test) is not the trusted proxy: its X-Forwarded-For must be ignored.
     server = limited_server(

@@ -22,8 +22,9 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.reliability.servers import PostgresCluster, UvicornServer
 from tests.reliability.summary import SUMMARY
+from tests.support.throwaway_postgres import ThrowawayPostgres
+from tests.support.uvicorn_server import UvicornServer
 
 WRITERS = 6
 MAX_WRITES = 4_000  # hard bound on the load, whatever the timing
@@ -72,7 +73,7 @@ async def _writer(http: httpx.AsyncClient, headers: dict[str, str], load: Load, 
         await asyncio.sleep(0.01)
 
 
-async def _wait_until_accepting(cluster: PostgresCluster, deadline: float) -> float:
+async def _wait_until_accepting(cluster: ThrowawayPostgres, deadline: float) -> float:
     """The moment PostgreSQL answers a query again (what recovery is measured from)."""
     engine = create_async_engine(cluster.admin_url, pool_size=1, connect_args={"timeout": 1})
     try:
@@ -98,7 +99,7 @@ async def _wait_for_recovery(load: Load, since: float, deadline: float) -> float
     raise TimeoutError("the service did not answer 201 again")
 
 
-async def _terminate_app_connections(cluster: PostgresCluster, database: str) -> int:
+async def _terminate_app_connections(cluster: ThrowawayPostgres, database: str) -> int:
     engine = create_async_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")
     try:
         async with engine.connect() as connection:
@@ -144,7 +145,7 @@ def _outcomes(writes: list[Write]) -> dict[str, int]:
 
 
 @pytest.fixture
-def app_server(pg_cluster: PostgresCluster, cluster_database, tmp_path: Path):  # type: ignore[no-untyped-def]
+def app_server(pg_cluster: ThrowawayPostgres, cluster_database, tmp_path: Path):  # type: ignore[no-untyped-def]
     url = cluster_database()
     server = UvicornServer(
         {
@@ -156,15 +157,12 @@ def app_server(pg_cluster: PostgresCluster, cluster_database, tmp_path: Path):  
         },
         log_path=tmp_path / "uvicorn.log",
     )
-    try:
-        server.start()
+    with server:
         yield server, url
-    finally:
-        server.stop()
 
 
 async def test_postgres_outages_under_write_load_answer_503_recover_and_lose_nothing(
-    pg_cluster: PostgresCluster, app_server
+    pg_cluster: ThrowawayPostgres, app_server
 ):
     server, url = app_server
     database = url.rsplit("/", 1)[1]

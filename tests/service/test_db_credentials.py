@@ -16,23 +16,19 @@ from service import db as db_module
 from service.config import Settings
 from service.db import create_engine
 from service.db_credentials import RotatingPassword, secrets_manager_fetcher
-from tests.support.throwaway_postgres import SUPERUSER_PASSWORD, ThrowawayPostgres
+from tests.support.throwaway_postgres import ThrowawayPostgres
 
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-abcdef"
 
 
 @pytest.fixture(scope="module")
 def password_cluster():
-    cluster = ThrowawayPostgres(auth="scram-sha-256").init()
-    cluster.start()
-    yield cluster
-    cluster.destroy()
+    with ThrowawayPostgres(auth="scram-sha-256") as cluster:
+        yield cluster
 
 
 async def _admin_execute(cluster: ThrowawayPostgres, statement: str) -> None:
-    admin = create_async_engine(
-        cluster.url(password=SUPERUSER_PASSWORD), isolation_level="AUTOCOMMIT"
-    )
+    admin = create_async_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")
     try:
         async with admin.connect() as connection:
             await connection.execute(text(statement))

@@ -1,91 +1,131 @@
 """A private PostgreSQL cluster on a free port, for tests that stop it or need password auth.
 
 The shared server on 5432 uses trust auth and must never be stopped by a test, so tests that
-inject faults or check authentication build their own cluster with initdb/pg_ctl. PostgreSQL
-refuses to run as root: when we are root, the binaries run as the `postgres` OS user.
+inject faults or check authentication build their own cluster with initdb/pg_ctl from the installed
+binaries. PostgreSQL refuses to run as root: when we are root, the binaries run as the `postgres`
+OS user. `stop()`/`start()` simulate outages; `with ThrowawayPostgres() as cluster:` inits, starts
+and always destroys it.
 """
 
 import contextlib
-import glob
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
-import time
 from pathlib import Path
+from typing import Self
 
+from tests.support.processes import HOST, free_port
+
+SUPERUSER = "postgres"
 SUPERUSER_PASSWORD = "throwaway-superuser-password"
+COMMAND_TIMEOUT_SECONDS = 60
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+def _postgres_bin() -> Path:
+    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
+    if candidates:
+        return candidates[-1].parent
+    pg_ctl = shutil.which("pg_ctl")
+    if pg_ctl:
+        return Path(pg_ctl).parent
+    raise RuntimeError("PostgreSQL server binaries (initdb, pg_ctl) are not installed")
 
 
-def _bin(name: str) -> str:
-    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
-    found = candidates[-1] if candidates else shutil.which(name)
-    if not found:
-        raise RuntimeError(f"PostgreSQL binary {name!r} not found")
-    return found
+def _as_postgres(*args: str) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *args]
+    return list(args)
 
 
 class ThrowawayPostgres:
+    """`auth` is initdb's `--auth` (`trust`, `scram-sha-256`, ...); the superuser's password is
+    always SUPERUSER_PASSWORD, so it can log in whichever method is chosen."""
+
     def __init__(self, *, auth: str = "trust") -> None:
-        self.port = free_port()
         self.auth = auth
+        self.bin = _postgres_bin()
+        self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="pg-throwaway-"))
         self.data = self.root / "data"
         self.log = self.root / "postgres.log"
-
-    def _run(self, *args: str, timeout: float = 60) -> None:
-        command = list(args)
         if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        subprocess.run(command, check=True, capture_output=True, timeout=timeout)
+            shutil.chown(self.root, user="postgres", group="postgres")
 
-    def init(self) -> "ThrowawayPostgres":
-        if os.geteuid() == 0:
-            shutil.chown(self.root, "postgres", "postgres")
+    def __enter__(self) -> Self:
+        try:
+            self.init()
+            self.start()
+        except BaseException:
+            self.destroy()
+            raise
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.destroy()
+
+    def url(
+        self, database: str = "postgres", *, user: str = SUPERUSER, password: str | None = None
+    ) -> str:
+        secret = f":{password}" if password else ""
+        return f"postgresql+asyncpg://{user}{secret}@{HOST}:{self.port}/{database}"
+
+    @property
+    def admin_url(self) -> str:
+        """The superuser on the `postgres` database (with its password unless auth is trust)."""
+        return self.url(password=None if self.auth == "trust" else SUPERUSER_PASSWORD)
+
+    def _run(self, *args: str) -> None:
+        subprocess.run(
+            _as_postgres(*args),
+            check=True,
+            timeout=COMMAND_TIMEOUT_SECONDS,
+            capture_output=True,
+            cwd=self.root,
+        )
+
+    def init(self) -> Self:
         password_file = self.root / "pwfile"
         password_file.write_text(SUPERUSER_PASSWORD)
         if os.geteuid() == 0:
-            shutil.chown(password_file, "postgres", "postgres")
+            shutil.chown(password_file, user="postgres", group="postgres")
         self._run(
-            _bin("initdb"),
-            "-D", str(self.data),
-            "-U", "postgres",
+            str(self.bin / "initdb"),
+            *("-D", str(self.data), "-U", SUPERUSER, "-E", "UTF8"),
             f"--auth={self.auth}",
             f"--pwfile={password_file}",
             "--no-sync",
-        )  # fmt: skip
+        )
         return self
 
     def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._run(_bin("pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-o", options,
-                  "-w", "-t", "30", "start")  # fmt: skip
+        options = (
+            f"-p {self.port} -c listen_addresses={HOST} -c unix_socket_directories={self.root} "
+            "-c max_connections=60 -c shared_buffers=16MB"
+        )
+        self._run(
+            str(self.bin / "pg_ctl"),
+            *("-D", str(self.data), "-l", str(self.log), "-o", options),
+            *("-w", "-t", "30", "start"),
+        )
 
     def stop(self, mode: str = "fast") -> None:
-        self._run(_bin("pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "-t", "30", "stop")
+        """`fast` terminates sessions cleanly; `immediate` is a crash (recovery on next start).
+        pg_ctl waits up to its default 60 s."""
+        self._run(str(self.bin / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
-    def wait_accepting(self, timeout: float = 30) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise TimeoutError(f"throwaway PostgreSQL on {self.port} did not come up")
-
-    def url(self, *, user: str = "postgres", password: str | None = None, db: str = "postgres"):
-        secret = f":{password}" if password else ""
-        return f"postgresql+asyncpg://{user}{secret}@127.0.0.1:{self.port}/{db}"
+    def is_running(self) -> bool:
+        status = subprocess.run(
+            _as_postgres(str(self.bin / "pg_ctl"), "-D", str(self.data), "status"),
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        return status.returncode == 0
 
     def destroy(self) -> None:
-        with contextlib.suppress(subprocess.CalledProcessError, subprocess.TimeoutExpired):
-            self.stop("immediate")
+        """Crash it if it runs (nothing to keep), then delete its files."""
+        with contextlib.suppress(Exception):
+            if self.is_running():
+                self.stop("immediate")
         shutil.rmtree(self.root, ignore_errors=True)
