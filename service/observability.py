@@ -64,6 +64,16 @@ def request_id_from(scope: Scope) -> str:
     return uuid.uuid4().hex
 
 
+def route_template(scope: Scope, status_code: int) -> str:
+    """The matched route's template (`/items/{item_id}`), never the raw URL, which can carry ids
+    and data. FastAPI sets scope["route"] for API routes only; the others that answer (`/docs`,
+    `/openapi.json`) have static paths, so their path is their template."""
+    route = scope.get("route")
+    if route is not None and hasattr(route, "path"):
+        return route.path
+    return scope["path"] if status_code < 400 else "<unmatched>"
+
+
 class RequestContextMiddleware:
     """Gives every request an id (echoed in X-Request-ID) and writes one access-log line."""
 
@@ -114,13 +124,13 @@ class RequestContextMiddleware:
                 {"detail": "Internal server error", "request_id": request_id},
             )
         finally:
-            route = scope.get("route")
+            route = route_template(scope, status_code)
             access_logger.info(
                 "request",
                 extra={
                     "fields": {
                         "method": scope["method"],
-                        "route": getattr(route, "path", "<unmatched>"),
+                        "route": route,
                         "status": status_code,
                         "duration_ms": round((time.perf_counter() - started) * 1000, 2),
                         "request_id": request_id,

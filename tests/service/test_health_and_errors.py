@@ -107,3 +107,18 @@ def test_json_log_format_is_one_object_per_line():
     line = JsonFormatter().format(record)
     parsed = json.loads(line)
     assert (parsed["message"], parsed["method"], parsed["status"]) == ("request", "GET", 200)
+
+
+async def test_access_log_names_static_routes_and_hides_unmatched_paths(client, caplog):
+    caplog.set_level(logging.INFO, logger="service.access")
+    await client.get("/openapi.json")
+    await client.get("/no/such/path/with-secret-token")
+    routes = [
+        (r.fields["route"], r.fields["status"])
+        for r in caplog.records
+        if r.name == "service.access"
+    ]
+    assert ("/openapi.json", 200) in routes
+    assert ("<unmatched>", 404) in routes
+    access_lines = [r for r in caplog.records if r.name == "service.access"]
+    assert "with-secret-token" not in json.dumps([r.fields for r in access_lines])
