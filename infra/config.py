@@ -66,6 +66,10 @@ _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 _ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# Physical names start with "<project>-<stack>"; see _Reader._check_name_prefix.
+_NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+REPLICATION_GROUP_ID_MAX = 40
+REDIS_ID_SUFFIX = "-redis"
 # The service's own settings are the one list of valid RATE_LIMIT_* variables: a typo here would
 # otherwise be ignored silently by the task.
 SERVICE_RATE_LIMIT_VARIABLES = frozenset(
@@ -224,7 +228,10 @@ class _Reader:
         raise ConfigError(f"{full} in stack '{self.stack}': expected {expected}, {got_text}")
 
     def raw(self, key: str) -> str | None:
-        return self.cfg.get(key)
+        """The raw value, or None when unset or empty ("" is the Pulumi.yaml default of every
+        optional key: the engine requires a value for a declared key without a default)."""
+        value = self.cfg.get(key)
+        return None if value is None or value == "" else value
 
     def string(
         self,
@@ -308,6 +315,7 @@ class _Reader:
     # -- composite
     def read(self) -> StackConfig:
         stack = self.stack
+        self._check_name_prefix()
         environment = self.string("environment") or stack
         if environment not in ENVIRONMENTS:
             self.fail(
@@ -486,6 +494,20 @@ class _Reader:
             waf_rate_limit=self.integer("wafRateLimit", 2000, minimum=10, maximum=2000000000),
             tags={str(k): str(v) for k, v in tags.items()},
         )
+
+    def _check_name_prefix(self) -> None:
+        """``<project>-<stack>`` starts physical names with the strictest AWS rules: the
+        ElastiCache replication group id (<= 40 characters, lowercase letters, digits and single
+        hyphens, starting with a letter) and the RDS identifier (the same character rules)."""
+        prefix = f"{self.project}-{self.stack}"
+        longest = REPLICATION_GROUP_ID_MAX - len(REDIS_ID_SUFFIX)
+        if not _NAME_PREFIX.match(prefix) or "--" in prefix or len(prefix) > longest:
+            raise ConfigError(
+                f"stack name '{self.stack}' of project '{self.project}': expected lowercase "
+                f"letters, digits and single hyphens, starting with a letter, with "
+                f"'{self.project}-<stack>' at most {longest} characters (it prefixes the RDS "
+                f"identifier and the ElastiCache replication group id), got {prefix!r}"
+            )
 
     def _image_tag(self) -> str:
         tag = self.string(

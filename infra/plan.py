@@ -56,7 +56,7 @@ def plan(stack: str, overrides: Mapping[str, Any] | None = None) -> list[dict[st
     """Run the program for ``stack`` under mocks; return the sorted resource list."""
     config = load_stack_config(stack)
     config.update(overrides or {})
-    if f"{PROJECT}:imageTag" not in config and git_commit() is None:
+    if not config.get(f"{PROJECT}:imageTag") and git_commit() is None:
         config[f"{PROJECT}:imageTag"] = PLAN_IMAGE_TAG
     run = run_program(stack, config)
     return sorted(

@@ -11,6 +11,7 @@ import pulumi_random as random
 
 from infra.components.network import REDIS_PORT
 from infra.components.secrets import app_secret
+from infra.config import REDIS_ID_SUFFIX
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,8 @@ class Cache(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         failover = args.nodes >= 2
-        self.replication_group_id = f"{args.prefix}-redis"[:40]
+        # <= 40 characters: infra/config.py refuses a stack name that would make it longer.
+        self.replication_group_id = f"{args.prefix}{REDIS_ID_SUFFIX}"
         self.group = aws.elasticache.ReplicationGroup(
             f"{name}-redis",
             replication_group_id=self.replication_group_id,

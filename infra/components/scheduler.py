@@ -12,6 +12,7 @@ from infra.components.service import Service, assume_role, policy
 
 WORKER_COMMAND = ["python", "-m", "service.worker", "run-due", "--once"]
 WORKER_CONTAINER = "worker"
+SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
 
 
 @dataclass(frozen=True)
@@ -42,10 +43,15 @@ class Scheduler(pulumi.ComponentResource):
         # Every revision of this family (the ARN without its ":<revision>").
         family_arn = self.task_definition.arn.apply(lambda arn: arn.rsplit(":", 1)[0] + ":*")
 
+        # Confused-deputy guard: only schedules of this account may assume the role. The account
+        # is the one of the cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>).
+        account = svc.cluster.arn.apply(lambda arn: arn.split(":")[4])
         self.role = aws.iam.Role(
             f"{name}-role",
             description="EventBridge Scheduler: run the worker task",
-            assume_role_policy=assume_role("scheduler.amazonaws.com"),
+            assume_role_policy=assume_role(
+                SCHEDULER_PRINCIPAL, {"StringEquals": {"aws:SourceAccount": account}}
+            ),
             opts=child,
         )
         self.passed_roles = [svc.execution_role.arn, svc.task_role.arn]

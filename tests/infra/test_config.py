@@ -134,3 +134,22 @@ def test_malformed_rate_limit_value_is_rejected():
     message = config_error("dev", rateLimits={"RATE_LIMIT_ITEMS_CREATE": "lots"})
     assert message.startswith("service:rateLimits in stack 'dev': expected limits such as")
     assert "lots" in message
+
+
+@pytest.mark.parametrize("stack", ["Feature_X", "pr--12", "x" * 30, "dev-"])
+def test_stack_names_that_cannot_prefix_aws_physical_names_are_refused(stack):
+    config = {**load_stack_config("dev"), "service:imageTag": "test"}
+    with pytest.raises(ConfigError) as caught:
+        run_program(stack, config, program=StackConfig.load)
+    message = str(caught.value)
+    assert message.startswith(f"stack name '{stack}' of project 'service': expected lowercase")
+    assert "at most 34 characters" in message
+
+
+def test_longest_accepted_stack_name_keeps_the_replication_group_id_within_40():
+    stack = "s" + "1" * 25  # "service-" + 26 = 34, + "-redis" = 40
+    config = {**load_stack_config("dev"), "service:imageTag": "test", "service:environment": "dev"}
+    run = run_program(stack, config)
+    group_id = run.named("cache-redis").inputs["replicationGroupId"]
+    assert group_id == f"service-{stack}-redis" and len(group_id) == 40
+    assert re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", group_id) and "--" not in group_id

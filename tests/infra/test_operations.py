@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infra.components.scheduler import WORKER_COMMAND
@@ -84,7 +86,10 @@ def test_schedule_expression_is_configurable(custom):
 def test_scheduler_role_can_run_only_the_worker_and_pass_only_its_two_roles(any_stack):
     stack, run = any_stack
     role = run.named("worker-role").plain_inputs()
-    assert '"scheduler.amazonaws.com"' in role["assumeRolePolicy"]
+    (trust,) = json.loads(role["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    # Confused-deputy guard: only this account's schedules may assume the role.
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
     statements = {s["Sid"]: s for s in policy_statements(run.named("worker-run-task"))}
     assert set(statements) == {"RunWorkerTask", "TagWorkerTask", "PassWorkerRoles"}
 

@@ -143,3 +143,90 @@ def test_pulumi_entry_point_runs_the_program_and_exports_outputs():
     entry = str(REPO_ROOT / "infra" / "__main__.py")
     run = run_program("dev", config, program=lambda: runpy.run_path(entry) and None)
     assert any(r.type == "aws:ecs/service:Service" for r in run.resources)
+
+
+# The engine validates Pulumi.yaml's `config:` block before it runs any program (pulumi/pulumi
+# sdk/go/common/workspace: project.json schema, Project.Validate, mergeConfig). These mirror its
+# rules, so a block the CLI would reject fails here instead of on the first real `pulumi up`.
+ENGINE_CONFIG_TYPES = ("string", "integer", "boolean", "array")  # no "object"
+ENGINE_DECLARATION_KEYS = {"type", "items", "description", "secret", "default", "value"}
+
+
+def _engine_accepts(type_name: str, items: dict | None, value: object) -> bool:
+    """workspace.ValidateConfigValue."""
+    if type_name == "string":
+        return isinstance(value, str)
+    if type_name == "integer":
+        if isinstance(value, bool):
+            return False
+        if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+            return True
+        return isinstance(value, str) and value.lstrip("-").isdigit()
+    if type_name == "boolean":
+        return isinstance(value, bool) or value in ("true", "false")
+    if not isinstance(value, list) or items is None:
+        return False
+    return all(_engine_accepts(items["type"], items.get("items"), v) for v in value)
+
+
+def _project_config() -> dict:
+    import yaml
+
+    return yaml.safe_load((REPO_ROOT / "Pulumi.yaml").read_text())["config"]
+
+
+def test_pulumi_yaml_config_declarations_pass_the_engine_schema():
+    for key, spec in _project_config().items():
+        if not isinstance(spec, dict):
+            continue  # shorthand: a plain default value
+        assert set(spec) <= ENGINE_DECLARATION_KEYS, key
+        assert not ("default" in spec and "value" in spec), key
+        if "type" not in spec:
+            continue  # untyped (how a map is declared): the engine checks no value
+        assert spec["type"] in ENGINE_CONFIG_TYPES, f"{key}: type {spec['type']!r}"
+        if spec["type"] == "array":
+            assert isinstance(spec.get("items"), dict) and "type" in spec["items"], key
+        if "default" in spec:
+            assert _engine_accepts(spec["type"], spec.get("items"), spec["default"]), key
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_engine_finds_every_declared_key_and_accepts_the_stack_values(stack):
+    """mergeConfig: a project key with neither default nor value must be set by the stack
+    ("Stack 'dev' is missing configuration value ..."); typed stack values must match."""
+    import yaml
+
+    values = yaml.safe_load((REPO_ROOT / f"Pulumi.{stack}.yaml").read_text())["config"]
+    for key, spec in _project_config().items():
+        if not isinstance(spec, dict):
+            continue
+        full = key if ":" in key else f"service:{key}"
+        if "default" not in spec and "value" not in spec:
+            assert full in values, f"stack {stack} is missing configuration value {key!r}"
+        if "type" in spec and full in values:
+            assert _engine_accepts(spec["type"], spec.get("items"), values[full]), full
+
+
+def test_empty_project_defaults_mean_unset():
+    """Optional keys default to "" / {} in Pulumi.yaml; the program reads them as not set."""
+    from infra.mocks import run_program
+
+    config = {**load_stack_config("dev"), "service:imageTag": TEST_IMAGE_TAG}
+    for key in ("minCount", "maxCount", "rateLimits", "alarms"):
+        config.pop(f"service:{key}", None)
+    assert config["service:certificateArn"] == "" and config["service:tags"] == {}
+    run = run_program("dev", config)
+    scaling = run.named("app-scaling").inputs
+    assert (scaling["minCapacity"], scaling["maxCapacity"]) == (1, 1)  # = desiredCount
+    assert run.named("web-http").inputs["defaultActions"][0]["type"] == "forward"  # no HTTPS
+    assert run.find("alarms-email") is None
+
+
+def test_plan_outside_a_git_checkout_uses_the_placeholder_tag(monkeypatch):
+    """imageTag defaults to "" in Pulumi.yaml: empty still means "no tag configured"."""
+    import infra.plan
+
+    monkeypatch.setattr(infra.plan, "git_commit", lambda: None)
+    resources = infra.plan.plan("dev")
+    (image,) = [r for r in resources if r["type"] == "docker-build:index:Image"]
+    assert image["inputs"]["tags"][0].endswith(":" + infra.plan.PLAN_IMAGE_TAG)
