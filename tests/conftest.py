@@ -17,12 +17,12 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.config import Settings
 from service.main import create_app
 from service.migrate import migrate
 from service.models import metadata
+from tests.support.sql import run_sql
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres"
@@ -31,26 +31,21 @@ BACKENDS = ["sqlite", "postgres"]
 T = TypeVar("T")
 
 
-async def create_postgres_database() -> str:
-    """Create an empty, uniquely named database; return its URL."""
-    name = f"test_service_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await admin.dispose()
-    return make_url(POSTGRES_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+async def create_postgres_database(
+    admin_url: str = POSTGRES_ADMIN_URL, name: str | None = None
+) -> str:
+    """Create an empty database (uniquely named unless `name` is given) on the server of
+    `admin_url`; return its URL."""
+    name = name or f"test_service_{uuid.uuid4().hex[:12]}"
+    await run_sql(admin_url, f'CREATE DATABASE "{name}"', autocommit=True)
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False)
 
 
 async def drop_postgres_database(url: str) -> None:
     name = make_url(url).database
-    admin = create_async_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
+    await run_sql(
+        POSTGRES_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', autocommit=True
+    )
 
 
 def run_in_fresh_loop(coroutine_factory: Callable[[], Awaitable[T]]) -> T:

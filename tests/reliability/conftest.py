@@ -5,11 +5,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from service.migrate import migrate
-from tests.conftest import make_settings, run_in_fresh_loop
+from tests.conftest import create_postgres_database, make_settings, run_in_fresh_loop
 from tests.reliability.summary import SUMMARY
 from tests.support.throwaway_postgres import ThrowawayPostgres
 
@@ -45,22 +43,13 @@ def pg_cluster() -> Iterator[ThrowawayPostgres]:
         yield cluster
 
 
-async def create_database(admin_url: str, name: str) -> None:
-    engine = create_async_engine(admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await engine.dispose()
-
-
 @pytest.fixture(scope="session")
 def cluster_database(pg_cluster: ThrowawayPostgres) -> Callable[[], str]:
     """Factory: a new, migrated database in the private cluster; returns its URL."""
 
     def make() -> str:
         name = f"rel_{uuid.uuid4().hex[:10]}"
-        run_in_fresh_loop(lambda: create_database(pg_cluster.admin_url, name))
+        run_in_fresh_loop(lambda: create_postgres_database(pg_cluster.admin_url, name))
         url = pg_cluster.url(name)
         run_in_fresh_loop(lambda: migrate(make_settings(url)))
         return url

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.reliability.summary import SUMMARY
 from tests.support.processes import HOST
+from tests.support.sql import run_sql
 from tests.support.throwaway_postgres import ThrowawayPostgres
 from tests.support.uvicorn_server import UvicornServer
 
@@ -35,29 +36,17 @@ CLEAN_EXIT_CODES = (0, -signal.SIGTERM)
 
 
 async def _waiting_on_lock(admin_url: str, database: str) -> int:
-    engine = create_async_engine(admin_url)
-    try:
-        async with engine.connect() as connection:
-            result = await connection.execute(
-                text(
-                    "SELECT count(*) FROM pg_stat_activity "
-                    "WHERE datname = :name AND wait_event_type = 'Lock'"
-                ),
-                {"name": database},
-            )
-            return int(result.scalar_one())
-    finally:
-        await engine.dispose()
+    rows = await run_sql(
+        admin_url,
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = :name AND wait_event_type = 'Lock'",
+        {"name": database},
+    )
+    return int(rows[0][0])
 
 
 async def _drained_items(url: str) -> int:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as connection:
-            result = await connection.execute(text("SELECT count(*) FROM items"))
-            return int(result.scalar_one())
-    finally:
-        await engine.dispose()
+    rows = await run_sql(url, "SELECT count(*) FROM items")
+    return int(rows[0][0])
 
 
 def _port_refuses(port: int) -> bool:

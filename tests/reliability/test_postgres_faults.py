@@ -23,6 +23,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.reliability.summary import SUMMARY
+from tests.support.sql import run_sql
 from tests.support.throwaway_postgres import ThrowawayPostgres
 from tests.support.uvicorn_server import UvicornServer
 
@@ -100,31 +101,19 @@ async def _wait_for_recovery(load: Load, since: float, deadline: float) -> float
 
 
 async def _terminate_app_connections(cluster: ThrowawayPostgres, database: str) -> int:
-    engine = create_async_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as connection:
-            result = await connection.execute(
-                text(
-                    "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                    "WHERE datname = :name AND pid <> pg_backend_pid()"
-                ),
-                {"name": database},
-            )
-            return int(result.scalar_one())
-    finally:
-        await engine.dispose()
+    rows = await run_sql(
+        cluster.admin_url,
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+        "WHERE datname = :name AND pid <> pg_backend_pid()",
+        {"name": database},
+        autocommit=True,
+    )
+    return int(rows[0][0])
 
 
 async def _stored_names(url: str, owner_id: int) -> set[str]:
-    engine = create_async_engine(url)
-    try:
-        async with engine.connect() as connection:
-            result = await connection.execute(
-                text("SELECT name FROM items WHERE owner_id = :owner"), {"owner": owner_id}
-            )
-            return {row[0] for row in result}
-    finally:
-        await engine.dispose()
+    rows = await run_sql(url, "SELECT name FROM items WHERE owner_id = :owner", {"owner": owner_id})
+    return {row[0] for row in rows}
 
 
 async def _register(http: httpx.AsyncClient) -> tuple[int, dict[str, str]]:

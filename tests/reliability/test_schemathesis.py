@@ -29,11 +29,11 @@ from service.main import create_app
 from service.migrate import migrate
 from tests.conftest import (
     POSTGRES_ADMIN_URL,
+    create_postgres_database,
     drop_postgres_database,
     make_settings,
     run_in_fresh_loop,
 )
-from tests.reliability.conftest import create_database
 from tests.reliability.summary import SUMMARY
 
 MAX_EXAMPLES = int(os.environ.get("RELIABILITY_MAX_EXAMPLES", "150"))
@@ -56,7 +56,9 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 @pytest.fixture(scope="module")
 def api_database() -> Iterator[str]:
-    run_in_fresh_loop(lambda: create_database(POSTGRES_ADMIN_URL, make_url(DATABASE_URL).database))
+    run_in_fresh_loop(
+        lambda: create_postgres_database(POSTGRES_ADMIN_URL, make_url(DATABASE_URL).database)
+    )
     try:
         run_in_fresh_loop(lambda: migrate(make_settings(DATABASE_URL)))
         yield DATABASE_URL

@@ -10,12 +10,12 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from service import db as db_module
 from service.config import Settings
 from service.db import create_engine
 from service.db_credentials import RotatingPassword, secrets_manager_fetcher
+from tests.support.sql import run_sql
 from tests.support.throwaway_postgres import ThrowawayPostgres
 
 SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:rds!db-0123-abcdef"
@@ -28,12 +28,7 @@ def password_cluster():
 
 
 async def _admin_execute(cluster: ThrowawayPostgres, statement: str) -> None:
-    admin = create_async_engine(cluster.admin_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with admin.connect() as connection:
-            await connection.execute(text(statement))
-    finally:
-        await admin.dispose()
+    await run_sql(cluster.admin_url, statement, autocommit=True)
 
 
 async def _select_one(engine) -> int:
