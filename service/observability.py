@@ -88,10 +88,12 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         started = time.perf_counter()
         status_code = 500
+        response_started = False
 
         async def send_with_request_id(message: Message) -> None:
-            nonlocal status_code
+            nonlocal status_code, response_started
             if message["type"] == "http.response.start":
+                response_started = True
                 status_code = message["status"]
                 headers = [
                     (name, value)
@@ -102,15 +104,8 @@ class RequestContextMiddleware:
                 message["headers"] = headers
             await send(message)
 
-        response_started = False
-
-        async def send_tracking_start(message: Message) -> None:
-            nonlocal response_started
-            response_started = response_started or message["type"] == "http.response.start"
-            await send_with_request_id(message)
-
         try:
-            await self.app(scope, receive, send_tracking_start)
+            await self.app(scope, receive, send_with_request_id)
         except Exception:
             if response_started:
                 # Too late to answer. Re-raise: it may be an outer layer's own signal (Starlette's
