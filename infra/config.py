@@ -20,7 +20,9 @@ from typing import Any, NoReturn
 
 import pulumi
 from limits import parse as parse_rate_limit
+from pulumi.runtime.config import CONFIG, get_config_env
 
+from infra import catalog, stackfiles
 from service.config import Settings
 
 PROJECT = "service"
@@ -64,7 +66,20 @@ LOG_RETENTION_DAYS = (
 )
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
-_ACM_ARN = re.compile(r"^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[0-9a-f-]+$")
+_ACM_ARN = re.compile(
+    r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/(?P<id>[0-9a-f-]+)$"
+)
+_SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}$")
+# An image already in ECR, by digest: what promotion and rollback deploy (nothing is built).
+_IMAGE_REF = re.compile(
+    r"^(?P<registry>(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?)"
+    r"/(?P<repository>[a-z0-9]+(?:[._/-][a-z0-9]+)*)@(?P<digest>sha256:[0-9a-f]{64})$"
+)
+# Values committed as examples that must never reach AWS: `pulumi up` refuses them (offline plans
+# and PR diffs accept them, so a fresh clone can plan prod). Account 123456789012 is the one AWS
+# documentation uses; example.com cannot receive mail.
+PLACEHOLDER_ACCOUNT = "123456789012"
+_PLACEHOLDER_EMAIL = re.compile(r"@example\.(com|org|net)$", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Physical names start with "<project>-<stack>"; see _Reader._check_name_prefix.
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
@@ -133,6 +148,7 @@ class StackConfig:
     nat_gateways: str
     # image / task
     image_tag: str
+    image_ref: str | None  # set: run this ECR digest, build nothing (promotion, rollback)
     cpu_architecture: str
     task_cpu: int
     task_memory: int
@@ -168,6 +184,7 @@ class StackConfig:
     scale_cpu_target: float
     scale_requests_per_target: int
     alarm_email: str | None
+    alarm_topic_arn: str | None
     alarms: AlarmThresholds
     waf_enabled: bool
     waf_rate_limit: int
@@ -203,21 +220,36 @@ class StackConfig:
             **self.tags,
         }
 
+    @property
+    def image_repository(self) -> dict[str, str] | None:
+        """``image_ref`` split into registry, account, region, repository and digest."""
+        if self.image_ref is None:
+            return None
+        match = _IMAGE_REF.match(self.image_ref)
+        assert match is not None  # validated by the reader
+        return match.groupdict()
+
     # ---- loading ----------------------------------------------------------------------------
     @classmethod
-    def load(cls) -> StackConfig:
-        """Read and validate the current stack's configuration."""
-        return _Reader(pulumi.get_project(), pulumi.get_stack()).read()
+    def load(cls, *, offline: bool = False) -> StackConfig:
+        """Read and validate the current stack's configuration.
+
+        ``offline`` (the mocked plan and its tests) accepts the committed placeholder values
+        that a real preview or update refuses.
+        """
+        return _Reader(pulumi.get_project(), pulumi.get_stack(), offline=offline).read()
 
 
 class _Reader:
     """Small typed accessors over ``pulumi.Config`` that raise :class:`ConfigError`."""
 
-    def __init__(self, project: str, stack: str) -> None:
+    def __init__(self, project: str, stack: str, *, offline: bool = False) -> None:
         self.project = project
         self.stack = stack
+        self.offline = offline
         self.cfg = pulumi.Config(project)
         self.aws = pulumi.Config("aws")
+        self.read_keys: set[str] = set()
 
     # -- primitives
     def fail(
@@ -230,6 +262,7 @@ class _Reader:
     def raw(self, key: str) -> str | None:
         """The raw value, or None when unset or empty ("" is the Pulumi.yaml default of every
         optional key: the engine requires a value for a declared key without a default)."""
+        self.read_keys.add(key)
         value = self.cfg.get(key)
         return None if value is None or value == "" else value
 
@@ -303,6 +336,23 @@ class _Reader:
             self.fail(key, "one of " + ", ".join(choices), value)
         return value
 
+    def listed(self, key: str, default: str, known: frozenset[str], what: str) -> str:
+        """A value from one of infra/catalog.py's lists, with a did-you-mean when it is not."""
+        value = self.string(key, default)
+        if value not in known:
+            self.fail(
+                key,
+                f"a {what} listed in infra/catalog.py{catalog.did_you_mean(value, known)}",
+                value,
+            )
+        return value
+
+    def checked(self, key: str, default: str, ok: Any, expected: str) -> str:
+        value = self.string(key, default)
+        if not ok(value):
+            self.fail(key, expected, value)
+        return value
+
     def obj(self, key: str, expected: str) -> Any:
         value = self.raw(key)
         if value is None:
@@ -314,8 +364,47 @@ class _Reader:
 
     # -- composite
     def read(self) -> StackConfig:
-        stack = self.stack
         self._check_name_prefix()
+        self._check_unknown_keys()
+        config = self._read()
+        if not self.offline:
+            self._refuse_placeholders(config)
+        return config
+
+    def _check_unknown_keys(self) -> None:
+        """A typo'd key would otherwise be ignored and its default deployed in silence."""
+        declared = declared_keys()
+        namespace = f"{self.project}:"
+        configured = {**get_config_env(), **CONFIG.get()}
+        for full in sorted(k for k in configured if k.startswith(namespace)):
+            key = full[len(namespace) :]
+            if key not in declared:
+                raise ConfigError(
+                    f"{full} in stack '{self.stack}': unknown key"
+                    f"{catalog.did_you_mean(key, declared)}; the keys are declared in Pulumi.yaml"
+                )
+
+    def _refuse_placeholders(self, config: StackConfig) -> None:
+        certificate = _ACM_ARN.match(config.certificate_arn or "")
+        if certificate and (
+            certificate["account"] == PLACEHOLDER_ACCOUNT or not certificate["id"].strip("0-")
+        ):
+            raise ConfigError(
+                f"{self.project}:certificateArn in stack '{self.stack}': the committed placeholder "
+                f"{config.certificate_arn!r} is not a certificate; request one in ACM "
+                f"({config.region}) and run `pulumi config set {self.project}:certificateArn "
+                f"<arn> --stack {self.stack}`"
+            )
+        if config.alarm_email and _PLACEHOLDER_EMAIL.search(config.alarm_email):
+            raise ConfigError(
+                f"{self.project}:alarmEmail in stack '{self.stack}': the committed placeholder "
+                f"{config.alarm_email!r} reaches nobody; run `pulumi config set "
+                f"{self.project}:alarmEmail <on-call address> --stack {self.stack}` (or set "
+                f"{self.project}:alarmTopicArn to an existing SNS topic)"
+            )
+
+    def _read(self) -> StackConfig:
+        stack = self.stack
         environment = self.string("environment") or stack
         if environment not in ENVIRONMENTS:
             self.fail(
@@ -372,6 +461,13 @@ class _Reader:
         certificate_arn = self.string(
             "certificateArn", pattern=_ACM_ARN, expected="an ACM certificate ARN"
         )
+        if certificate_arn and _ACM_ARN.match(certificate_arn)["region"] != region:
+            self.fail(
+                "certificateArn",
+                f"a certificate in the stack's region {region} (an ALB can only use a "
+                "certificate from its own region)",
+                certificate_arn,
+            )
         require_https = self.boolean("requireHttps", False)
         if require_https and certificate_arn is None:
             self.fail("certificateArn", "an ACM certificate ARN because requireHttps is true")
@@ -413,6 +509,23 @@ class _Reader:
                 True,
             )
 
+        alarm_email = self.string("alarmEmail", pattern=_EMAIL, expected="an email address")
+        alarm_topic_arn = self.string(
+            "alarmTopicArn",
+            pattern=_SNS_ARN,
+            expected=f"an SNS topic ARN in {region} (PagerDuty, Chatbot, ...)",
+        )
+        if alarm_topic_arn and _SNS_ARN.match(alarm_topic_arn)["region"] != region:
+            self.fail(
+                "alarmTopicArn", f"an SNS topic in the stack's region {region}", alarm_topic_arn
+            )
+        if protect and not (alarm_email or alarm_topic_arn):
+            self.fail(
+                "alarmEmail",
+                "an on-call address (or alarmTopicArn, an existing SNS topic) because protect is "
+                "true: alarms of a protected stack must reach someone",
+            )
+
         return StackConfig(
             project=self.project,
             stack=stack,
@@ -424,6 +537,7 @@ class _Reader:
             availability_zones=tuple(azs),
             nat_gateways=self.choice("natGateways", "single", NAT_MODES),
             image_tag=self._image_tag(),
+            image_ref=self._image_ref(region),
             cpu_architecture=self.choice("cpuArchitecture", "X86_64", tuple(CPU_ARCHITECTURES)),
             task_cpu=cpu,
             task_memory=memory,
@@ -436,17 +550,19 @@ class _Reader:
             enable_execute_command=self.boolean("enableExecuteCommand", False),
             log_retention_days=self.integer("logRetentionDays", 30, choices=LOG_RETENTION_DAYS),
             rate_limits={k: str(v) for k, v in sorted(rate_limits.items())},
-            db_instance_class=self.string(
+            db_instance_class=self.listed(
                 "dbInstanceClass",
                 "db.t4g.micro",
-                pattern=re.compile(r"^db\.[a-z0-9]+\.[a-z0-9]+$"),
-                expected="an RDS instance class such as db.t4g.micro",
+                catalog.RDS_INSTANCE_CLASSES,
+                "RDS instance class",
             ),
-            db_engine_version=self.string(
+            db_engine_version=self.checked(
                 "dbEngineVersion",
                 "16",
-                pattern=re.compile(r"^\d+(\.\d+)?$"),
-                expected="a PostgreSQL version such as 16 or 16.4",
+                catalog.rds_engine_version_ok,
+                "an RDS PostgreSQL version: a major ("
+                + ", ".join(sorted(catalog.RDS_POSTGRES_MAJOR_VERSIONS, key=int))
+                + ") or major.minor such as 16.4",
             ),
             db_allocated_storage=db_storage,
             db_max_allocated_storage=db_max_storage,
@@ -466,17 +582,28 @@ class _Reader:
                 pattern=re.compile(r"^[a-z][a-z0-9_]{0,15}$"),
                 expected="a lowercase identifier of at most 16 characters",
             ),
-            cache_node_type=self.string(
+            cache_node_type=self.listed(
                 "cacheNodeType",
                 "cache.t4g.micro",
-                pattern=re.compile(r"^cache\.[a-z0-9]+\.[a-z0-9]+$"),
-                expected="an ElastiCache node type",
+                catalog.ELASTICACHE_NODE_TYPES,
+                "ElastiCache node type",
             ),
             cache_nodes=cache_nodes,
-            cache_engine_version=self.string("cacheEngineVersion", "7.1"),
+            cache_engine_version=self.checked(
+                "cacheEngineVersion",
+                "7.1",
+                catalog.cache_engine_version_ok,
+                "a Redis OSS engine version: "
+                + ", ".join(sorted(catalog.ELASTICACHE_REDIS_VERSIONS)),
+            ),
             certificate_arn=certificate_arn,
             require_https=require_https,
-            ssl_policy=self.string("sslPolicy", "ELBSecurityPolicy-TLS13-1-2-2021-06"),
+            ssl_policy=self.listed(
+                "sslPolicy",
+                "ELBSecurityPolicy-TLS13-1-2-2021-06",
+                catalog.ELB_SSL_POLICIES,
+                "predefined ALB security policy",
+            ),
             idle_timeout_seconds=self.integer("idleTimeoutSeconds", 60, minimum=1, maximum=4000),
             domain_name=self.string("domainName"),
             worker_enabled=self.boolean("workerEnabled", True),
@@ -488,7 +615,8 @@ class _Reader:
             ),
             scale_cpu_target=self.number("scaleCpuTarget", 60.0, minimum=1.0),
             scale_requests_per_target=self.integer("scaleRequestsPerTarget", 500, minimum=1),
-            alarm_email=self.string("alarmEmail", pattern=_EMAIL, expected="an email address"),
+            alarm_email=alarm_email,
+            alarm_topic_arn=alarm_topic_arn,
             alarms=self._alarms(),
             waf_enabled=self.boolean("wafEnabled", False),
             waf_rate_limit=self.integer("wafRateLimit", 2000, minimum=10, maximum=2000000000),
@@ -522,6 +650,17 @@ class _Reader:
             self.fail("imageTag", "a docker tag, because `git rev-parse HEAD` found no commit")
         return commit
 
+    def _image_ref(self, region: str) -> str | None:
+        ref = self.string(
+            "imageRef",
+            pattern=_IMAGE_REF,
+            expected="an ECR image by digest: <account>.dkr.ecr.<region>.amazonaws.com/<repo>"
+            "@sha256:<64 hex> (empty: build from source)",
+        )
+        if ref and _IMAGE_REF.match(ref)["region"] != region:
+            self.fail("imageRef", f"an image in the stack's region {region}", ref)
+        return ref
+
     def _alarms(self) -> AlarmThresholds:
         values = self.obj("alarms", "a map of alarm thresholds") or {}
         if not isinstance(values, dict):
@@ -541,11 +680,18 @@ class _Reader:
         return AlarmThresholds(**kwargs)
 
 
+def declared_keys(root: Path = REPO_ROOT) -> frozenset[str]:
+    """The project's config keys, as Pulumi.yaml declares them for the engine."""
+    project = stackfiles.load(root / "Pulumi.yaml") or {}
+    return frozenset(k for k in (project.get("config") or {}) if ":" not in k)
+
+
 def git_commit(root: Path = REPO_ROOT) -> str | None:
-    """The short commit hash of HEAD, or None outside a git checkout with commits."""
+    """The full commit SHA of HEAD (the image tag: never reused for a different build), or None
+    outside a git checkout with commits."""
     try:
         result = subprocess.run(
-            ["git", "rev-parse", "--short=12", "HEAD"],  # noqa: S607 (git from PATH)
+            ["git", "rev-parse", "HEAD"],  # noqa: S607 (git from PATH)
             cwd=root,
             capture_output=True,
             text=True,

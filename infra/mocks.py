@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pulumi
+from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import run_pulumi_func
@@ -26,6 +27,7 @@ from infra.config import PROJECT
 
 ACCOUNT = "123456789012"
 SECRET = "[secret]"  # noqa: S105 (the redaction marker)
+UNKNOWN = "[unknown]"  # a value `pulumi preview` shows as "output<string>": known only after up
 
 
 @dataclass
@@ -82,6 +84,8 @@ def _number(value: float) -> float | int:
 def _unwrap(value: Any) -> Any:
     if isinstance(value, float):
         return _number(value)
+    if isinstance(value, Unknown):
+        return UNKNOWN
     if rpc.is_rpc_secret(value):
         return _unwrap(rpc.unwrap_rpc_secret(value))
     if isinstance(value, dict):
@@ -94,6 +98,8 @@ def _unwrap(value: Any) -> Any:
 def _redact(value: Any) -> Any:
     if isinstance(value, float):
         return _number(value)
+    if isinstance(value, Unknown):
+        return UNKNOWN
     if rpc.is_rpc_secret(value):
         return SECRET
     if isinstance(value, dict):
@@ -103,18 +109,30 @@ def _redact(value: Any) -> Any:
     return value
 
 
+# A digest the mock registry does not hold (see InfraMocks._ecr_image).
+MISSING_DIGEST = "sha256:" + "dead" * 16
+
+
 def _digest(seed: str) -> str:
     return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
 
 
 class InfraMocks(pulumi.runtime.Mocks):
-    """Deterministic fake provider answers: enough state for every output the program reads."""
+    """Deterministic fake provider answers: enough state for every output the program reads.
 
-    def __init__(self, region: str) -> None:
+    With ``preview=True`` the answers follow the engine's rule for a preview of new resources:
+    the provider returns the inputs only, so ids, ARNs, endpoints and the image digest stay
+    unknown (``pulumi preview`` prints them as ``output<string>``) and nothing is created.
+    """
+
+    def __init__(self, region: str, *, preview: bool = False) -> None:
         self.region = region
+        self.preview = preview
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         name, typ, inputs = args.name, args.typ, dict(args.inputs)
+        if self.preview:
+            return "", inputs
         service = typ.split(":")[1].split("/")[0] if ":" in typ else "mock"
         kind = typ.rsplit(":", 1)[-1]
         physical = inputs.get("name") or f"{name}-mock"
@@ -192,8 +210,28 @@ class InfraMocks(pulumi.runtime.Mocks):
                 "id": self.region,
             },
         }
+        if args.token == "aws:ecr/getImage:getImage":  # noqa: S105 (a function token)
+            return self._ecr_image(dict(args.args))
         answer = answers.get(args.token)
         return (answer() if answer else {}), []
+
+    def _ecr_image(self, query: dict[str, Any]) -> tuple[dict, list]:
+        """ECR's DescribeImages for one digest: the mock registry holds every well-formed digest
+        except :data:`MISSING_DIGEST`, which models an image the lifecycle policy expired."""
+        digest = query.get("imageDigest", "")
+        if digest == MISSING_DIGEST:
+            reason = (
+                f"ImageNotFoundException: the image with digest {digest} does not exist within "
+                f"the repository {query.get('repositoryName')}"
+            )
+            return {}, [("imageDigest", reason)]
+        return {
+            "id": digest,
+            "imageDigest": digest,
+            "imageTags": [],
+            "registryId": query.get("registryId", ACCOUNT),
+            "repositoryName": query.get("repositoryName"),
+        }, []
 
 
 class RecordingMonitor(MockMonitor):
@@ -248,27 +286,38 @@ def run_program(
     program: Callable[[], Mapping[str, Any] | None] | None = None,
     *,
     project: str = PROJECT,
+    preview: bool = False,
 ) -> Run:
     """Run ``program`` (default: ``infra.program.main``) for ``stack`` with ``config``.
 
     ``config`` maps full keys (``service:taskCpu``, ``aws:region``) to values. Each call runs in a
     fresh ``contextvars`` context, so several stacks can be run in one process.
+
+    ``preview=True`` runs the program as ``pulumi preview`` of a new stack would (the engine's dry
+    run: ``pulumi.runtime.is_dry_run()`` is true and new resources' outputs are unknown). The
+    default program is the real entry point in offline mode (placeholder values allowed).
     """
-    return contextvars.Context().run(_run, stack, config, program, project)
+    return contextvars.Context().run(_run, stack, config, program, project, preview)
 
 
-def _run(stack, config, program, project) -> Run:
+def _offline_main() -> Mapping[str, Any]:
+    from infra.program import main
+
+    return main(offline=True)
+
+
+def _run(stack, config, program, project, preview) -> Run:
     if program is None:
-        from infra.program import main as program
+        program = _offline_main
 
     # A private event loop, closed afterwards together with the executor threads the mock
     # monitor used, so nothing is left for interpreter shutdown to finalise.
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     region = str(config.get("aws:region", "us-east-1"))
-    monitor = RecordingMonitor(InfraMocks(region))
+    monitor = RecordingMonitor(InfraMocks(region, preview=preview))
     pulumi.runtime.set_mocks(
-        monitor.mocks, project=project, stack=stack, preview=False, monitor=monitor
+        monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
     )
     pulumi.runtime.set_all_config(config_map(config))
     outputs: dict[str, Any] = {}

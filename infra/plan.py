@@ -1,4 +1,4 @@
-"""Offline plan: ``python -m infra.plan --stack STACK [--json]``.
+"""Offline plan: ``python -m infra.plan --stack STACK [--json] [--preview] [--config KEY=VALUE]``.
 
 Runs the Pulumi program under mocks with the stack's configuration (``Pulumi.yaml`` defaults plus
 ``Pulumi.<stack>.yaml``), without the Pulumi CLI, provider plugins or cloud credentials, and prints
@@ -6,6 +6,12 @@ the resource tree or, with ``--json``, a stably sorted list of
 ``{"type", "name", "parent", "protect", "inputs"}`` with every secret value replaced by
 ``"[secret]"``. Values the engine would only know after deployment (ids, ARNs, endpoints, the image
 digest) are deterministic placeholders from ``infra.mocks``.
+
+``--preview`` runs the program as ``pulumi preview`` of a new stack would: the engine's dry run,
+in which values known only after deployment print as ``"[unknown]"`` and nothing is built.
+``--config KEY=VALUE`` (repeatable) overrides the stack's configuration for this run only, like
+``pulumi preview --config`` without writing the stack file; ``KEY`` without a namespace is the
+project's (``imageRef=…`` is ``service:imageRef=…``).
 """
 
 from __future__ import annotations
@@ -17,8 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from infra import stackfiles
 from infra.config import PROJECT, REPO_ROOT, ConfigError, git_commit
 from infra.mocks import SECRET, Recorded, run_program
 
@@ -36,7 +41,7 @@ def load_stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
     if not stack_file.exists():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
         raise ConfigError(f"no stack file {stack_file.name}; known stacks: {', '.join(known)}")
-    project = yaml.safe_load(project_file.read_text()) or {}
+    project = stackfiles.load(project_file) or {}
     name = project.get("name", PROJECT)
 
     values: dict[str, Any] = {}
@@ -46,19 +51,35 @@ def load_stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
             values[full] = spec.get("value", spec.get("default"))
         elif not isinstance(spec, dict):
             values[full] = spec
-    for key, value in ((yaml.safe_load(stack_file.read_text()) or {}).get("config") or {}).items():
+    for key, value in ((stackfiles.load(stack_file) or {}).get("config") or {}).items():
         full = key if ":" in key else f"{name}:{key}"
         values[full] = SECRET if isinstance(value, dict) and "secure" in value else value
     return values
 
 
-def plan(stack: str, overrides: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+def parse_overrides(pairs: list[str]) -> dict[str, Any]:
+    """``["imageRef=…", "aws:region=eu-west-1"]`` -> full keys and values (YAML 1.2 scalars or
+    flow collections, as ``pulumi config set --path`` would store them)."""
+    overrides: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--config {pair!r}: expected KEY=VALUE")
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        parsed = stackfiles.parse(value, f"--config {key}") if value else ""
+        overrides[full] = parsed if parsed is not None else ""
+    return overrides
+
+
+def plan(
+    stack: str, overrides: Mapping[str, Any] | None = None, *, preview: bool = False
+) -> list[dict[str, Any]]:
     """Run the program for ``stack`` under mocks; return the sorted resource list."""
     config = load_stack_config(stack)
     config.update(overrides or {})
     if not config.get(f"{PROJECT}:imageTag") and git_commit() is None:
         config[f"{PROJECT}:imageTag"] = PLAN_IMAGE_TAG
-    run = run_program(stack, config)
+    run = run_program(stack, config, preview=preview)
     return sorted(
         (to_dict(r) for r in run.resources),
         key=lambda r: (r["type"], r["name"], r["parent"] or ""),
@@ -98,14 +119,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help="dev, staging, prod, ...")
     parser.add_argument("--json", action="store_true", help="print the resource list as JSON")
     parser.add_argument(
+        "--preview",
+        action="store_true",
+        help="run as `pulumi preview` of a new stack: unknown outputs, nothing built",
+    )
+    parser.add_argument(
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value for this run (repeatable); KEY defaults to the project's",
+    )
+    parser.add_argument(
         "--policy",
         action="store_true",
         help="run every rule of policy/rules.py over the plan; exit 1 on any violation",
     )
     args = parser.parse_args(argv)
     try:
-        resources = plan(args.stack)
-    except ConfigError as exc:
+        resources = plan(args.stack, parse_overrides(args.config), preview=args.preview)
+    except (ConfigError, stackfiles.StackFileError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     if args.policy:
@@ -119,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(resources, indent=2, sort_keys=True))
     else:
-        print(f"stack {args.stack}: {len(resources)} resources")
+        mode = " (preview: values known only after `up` print as [unknown])" if args.preview else ""
+        print(f"stack {args.stack}: {len(resources)} resources{mode}")
         print(render_tree(resources))
     return 0
 

@@ -17,7 +17,7 @@ import pulumi_aws as aws
 from infra.components.alarms import Alarms, AlarmsArgs
 from infra.components.cache import Cache, CacheArgs
 from infra.components.database import Database, DatabaseArgs
-from infra.components.image import Image, ImageArgs
+from infra.components.image import Image, ImageArgs, PrebuiltImage, PrebuiltImageArgs
 from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
@@ -68,19 +68,7 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
         ),
         opts,
     )
-    context = build_context()
-    image = Image(
-        "image",
-        ImageArgs(
-            repository_url=registry.repository_url,
-            registry_id=registry.registry_id,
-            tag=cfg.image_tag,
-            platform=cfg.platform,
-            context=context,
-            dockerfile=os.path.normpath(os.path.join(context, "Dockerfile")),
-        ),
-        opts,
-    )
+    image = service_image(cfg, registry, opts)
     secrets = Secrets(
         "secrets",
         SecretsArgs(prefix=cfg.prefix, recovery_window_days=recovery_window, protect=cfg.protect),
@@ -189,6 +177,7 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
         AlarmsArgs(
             thresholds=cfg.alarms,
             email=cfg.alarm_email,
+            external_topic_arn=cfg.alarm_topic_arn,
             alb_arn_suffix=load_balancer.arn_suffix,
             target_group_arn_suffix=load_balancer.target_group_arn_suffix,
             cluster_name=service.cluster_name,
@@ -215,9 +204,42 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
     }
 
 
-def main() -> dict[str, pulumi.Output]:
-    """Entry point for ``pulumi up`` and for the offline plan: load config, build, export."""
-    outputs = build(StackConfig.load())
+def service_image(
+    cfg: StackConfig, registry: Registry, opts: pulumi.ResourceOptions
+) -> Image | PrebuiltImage:
+    """The image every container runs: ``imageRef`` (promotion, rollback: nothing is built) or
+    a build of this commit pushed to the stack's registry."""
+    prebuilt = cfg.image_repository
+    if prebuilt is not None:
+        return PrebuiltImage(
+            "image",
+            PrebuiltImageArgs(
+                image_ref=cfg.image_ref,
+                registry_id=prebuilt["account"],
+                repository_name=prebuilt["repository"],
+                digest=prebuilt["digest"],
+            ),
+            opts,
+        )
+    context = build_context()
+    return Image(
+        "image",
+        ImageArgs(
+            repository_url=registry.repository_url,
+            registry_id=registry.registry_id,
+            tag=cfg.image_tag,
+            platform=cfg.platform,
+            context=context,
+            dockerfile=os.path.normpath(os.path.join(context, "Dockerfile")),
+        ),
+        opts,
+    )
+
+
+def main(*, offline: bool = False) -> dict[str, pulumi.Output]:
+    """Entry point for ``pulumi up`` and, with ``offline=True``, for the mocked plan (which
+    accepts the committed placeholder values): load config, build, export."""
+    outputs = build(StackConfig.load(offline=offline))
     for key, value in outputs.items():
         pulumi.export(key, value)
     return outputs

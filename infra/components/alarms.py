@@ -17,6 +17,7 @@ GIB = 1024**3
 class AlarmsArgs:
     thresholds: AlarmThresholds
     email: str | None
+    external_topic_arn: str | None  # an existing topic (PagerDuty, Chatbot): notified as well
     alb_arn_suffix: pulumi.Input[str]
     target_group_arn_suffix: pulumi.Input[str]
     cluster_name: pulumi.Input[str]
@@ -26,7 +27,7 @@ class AlarmsArgs:
 
 
 class Alarms(pulumi.ComponentResource):
-    """Every alarm notifies ``topic`` on ALARM and on OK."""
+    """Every alarm notifies ``topic`` (and the external topic, when set) on ALARM and on OK."""
 
     def __init__(self, name: str, args: AlarmsArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("service:infra:Alarms", name, None, opts)
@@ -40,6 +41,9 @@ class Alarms(pulumi.ComponentResource):
                 endpoint=args.email,
                 opts=pulumi.ResourceOptions(parent=self),
             )
+        self.actions: list[pulumi.Input[str]] = [self.topic.arn]
+        if args.external_topic_arn:
+            self.actions.append(args.external_topic_arn)
         self.alarms: list[aws.cloudwatch.MetricAlarm] = []
         alb = {"LoadBalancer": args.alb_arn_suffix}
         target = {"LoadBalancer": args.alb_arn_suffix, "TargetGroup": args.target_group_arn_suffix}
@@ -208,8 +212,8 @@ class Alarms(pulumi.ComponentResource):
             extended_statistic=extended_statistic,
             metric_queries=metric_queries,
             treat_missing_data="notBreaching",
-            alarm_actions=[self.topic.arn],
-            ok_actions=[self.topic.arn],
+            alarm_actions=self.actions,
+            ok_actions=self.actions,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.alarms.append(alarm)

@@ -1,4 +1,5 @@
-"""The service image: built with BuildKit from the repository's Dockerfile and pushed to ECR."""
+"""The service image: built with BuildKit from the repository's Dockerfile and pushed to ECR, or
+an image already in ECR, run by digest (promotion and rollback: nothing is built)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from infra.components.registry import CACHE_TAG
 class ImageArgs:
     repository_url: pulumi.Input[str]
     registry_id: pulumi.Input[str]
-    tag: str  # the git commit (or the configured tag)
+    tag: str  # the full git commit SHA (or the configured tag): never reused for another build
     platform: str  # "linux/amd64" | "linux/arm64": must match the task's runtime platform
     context: str = "."
     dockerfile: str = "Dockerfile"
@@ -27,6 +28,11 @@ class Image(pulumi.ComponentResource):
     The ECR credential is fetched on every run with ``get_authorization_token_output`` (tokens
     expire after 12 h, so a stored one would break ``pulumi refresh``). The task definition uses the
     digest, so a new build always rolls the service and a re-run of the same commit changes nothing.
+
+    Nothing is built during ``pulumi preview`` (``build_on_preview=False``): a build in a preview
+    still exports its cache manifest to the registry, so a pull request's preview could overwrite
+    the cache the next release build reads, and a read-only preview role could not preview at all.
+    The Dockerfile is still checked for syntax in a preview; the digest is known only after ``up``.
     """
 
     def __init__(self, name: str, args: ImageArgs, opts: pulumi.ResourceOptions | None = None):
@@ -45,6 +51,7 @@ class Image(pulumi.ComponentResource):
             platforms=[platform],
             tags=[pulumi.Output.concat(repo, ":", args.tag)],
             push=True,
+            build_on_preview=False,
             registries=[
                 docker_build.RegistryArgs(
                     address=repo,
@@ -73,4 +80,36 @@ class Image(pulumi.ComponentResource):
         self.tagged_ref = pulumi.Output.concat(repo, ":", args.tag)
         self.digest = self.image.digest
         self.image_ref = pulumi.Output.concat(repo, "@", self.image.digest)
+        self.register_outputs({"imageRef": self.image_ref})
+
+
+@dataclass(frozen=True)
+class PrebuiltImageArgs:
+    image_ref: str  # "<account>.dkr.ecr.<region>.amazonaws.com/<repository>@sha256:<64 hex>"
+    registry_id: str  # the account id in image_ref
+    repository_name: str
+    digest: str  # "sha256:<64 hex>"
+
+
+class PrebuiltImage(pulumi.ComponentResource):
+    """An image already in ECR, run by digest: the promotion and rollback path (nothing is built).
+
+    ``get_image_output`` asks ECR for that digest on every run, so a typo or an image the
+    lifecycle policy has expired fails ``pulumi preview`` with ECR's answer, not twenty minutes
+    into an ECS deployment that cannot pull. ``image_ref`` waits for that answer.
+    """
+
+    def __init__(
+        self, name: str, args: PrebuiltImageArgs, opts: pulumi.ResourceOptions | None = None
+    ):
+        super().__init__("service:infra:PrebuiltImage", name, None, opts)
+        found = aws.ecr.get_image_output(
+            registry_id=args.registry_id,
+            repository_name=args.repository_name,
+            image_digest=args.digest,
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        )
+        self.digest = found.image_digest
+        self.image_ref = found.image_digest.apply(lambda _: args.image_ref)
+        self.tag = found.image_tags.apply(lambda tags: tags[0] if tags else "")
         self.register_outputs({"imageRef": self.image_ref})

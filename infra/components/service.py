@@ -318,6 +318,9 @@ class Service(pulumi.ComponentResource):
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
             container_definitions=pulumi.Output.json_dumps(containers),
+            # Keep the old revision ACTIVE when a change replaces it: the circuit breaker and a
+            # manual rollback (`aws ecs update-service --task-definition family:N`) need it.
+            skip_destroy=True,
             opts=pulumi.ResourceOptions(parent=parent or self),
         )
 

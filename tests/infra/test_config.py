@@ -21,7 +21,7 @@ def load(stack: str, **overrides) -> StackConfig:
         else:
             config[full] = value
     loaded: list[StackConfig] = []
-    run_program(stack, config, program=lambda: loaded.append(StackConfig.load()))
+    run_program(stack, config, program=lambda: loaded.append(StackConfig.load(offline=True)))
     return loaded[0]
 
 

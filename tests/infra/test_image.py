@@ -70,7 +70,7 @@ def test_git_commit_is_none_outside_a_repository(tmp_path):
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git not installed")
-def test_git_commit_is_the_short_head_hash(tmp_path):
+def test_git_commit_is_the_full_head_sha(tmp_path):
     def git(*args):
         subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
 
@@ -87,7 +87,9 @@ def test_git_commit_is_the_short_head_hash(tmp_path):
         "x",
     )
     commit = git_commit(tmp_path)
-    assert commit is not None and re.fullmatch(r"[0-9a-f]{12}", commit)
+    # The full SHA: a 12-character prefix can collide, and a reused tag on an immutable
+    # repository fails the push.
+    assert commit is not None and re.fullmatch(r"[0-9a-f]{40}", commit), commit
 
 
 def test_a_new_commit_changes_the_task_definition(stack_run, dev):

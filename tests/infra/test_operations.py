@@ -192,10 +192,24 @@ def test_every_redis_node_has_a_memory_alarm(prod, dev):
     assert node.inputs["dimensions"] == {"CacheClusterId": "service-dev-redis-001"}
 
 
-def test_email_subscription_only_when_configured(custom, prod):
-    assert prod.of_type("aws:sns/topicSubscription:TopicSubscription") == []
+def test_email_subscription_only_when_configured(custom, dev):
+    assert dev.of_type("aws:sns/topicSubscription:TopicSubscription") == []
     (sub,) = custom.of_type("aws:sns/topicSubscription:TopicSubscription")
     assert (sub.inputs["protocol"], sub.inputs["endpoint"]) == ("email", "oncall@example.com")
+
+
+def test_prod_alarms_reach_someone(prod):
+    (sub,) = prod.of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert sub.inputs["protocol"] == "email" and sub.inputs["endpoint"]
+
+
+def test_an_existing_topic_is_notified_by_every_alarm_besides_the_own_topic(stack_run):
+    pager = "arn:aws:sns:us-east-1:210987654321:pagerduty"
+    run = stack_run("dev", alarmTopicArn=pager)
+    for alarm in run.of_type(ALARM):
+        actions = alarm.inputs["alarmActions"]
+        assert len(actions) == 2 and actions[1] == pager, (alarm.name, actions)
+        assert alarm.inputs["okActions"] == actions
 
 
 # ---- ECS Exec and WAF ---------------------------------------------------------------------------
