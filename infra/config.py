@@ -342,7 +342,7 @@ class _Reader:
         if value not in known:
             self.fail(
                 key,
-                f"a {what} listed in infra/catalog.py{catalog.did_you_mean(value, known)}",
+                f"{what} listed in infra/catalog.py{catalog.did_you_mean(value, known)}",
                 value,
             )
         return value
@@ -554,7 +554,7 @@ class _Reader:
                 "dbInstanceClass",
                 "db.t4g.micro",
                 catalog.RDS_INSTANCE_CLASSES,
-                "RDS instance class",
+                "a DB instance class",
             ),
             db_engine_version=self.checked(
                 "dbEngineVersion",
@@ -586,7 +586,7 @@ class _Reader:
                 "cacheNodeType",
                 "cache.t4g.micro",
                 catalog.ELASTICACHE_NODE_TYPES,
-                "ElastiCache node type",
+                "an ElastiCache node type",
             ),
             cache_nodes=cache_nodes,
             cache_engine_version=self.checked(
@@ -602,7 +602,7 @@ class _Reader:
                 "sslPolicy",
                 "ELBSecurityPolicy-TLS13-1-2-2021-06",
                 catalog.ELB_SSL_POLICIES,
-                "predefined ALB security policy",
+                "a predefined ALB security policy",
             ),
             idle_timeout_seconds=self.integer("idleTimeoutSeconds", 60, minimum=1, maximum=4000),
             domain_name=self.string("domainName"),

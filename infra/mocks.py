@@ -20,6 +20,8 @@ import pulumi
 from pulumi.output import Unknown
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor
+from pulumi.runtime.rpc_manager import RPCManager
+from pulumi.runtime.settings import SETTINGS
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
@@ -320,6 +322,10 @@ def _run(stack, config, program, project, preview) -> Run:
         monitor.mocks, project=project, stack=stack, preview=preview, monitor=monitor
     )
     pulumi.runtime.set_all_config(config_map(config))
+    # The SDK keeps its outstanding-task bookkeeping in process-wide defaults that set_mocks does
+    # not reset: give each run its own, so a run that failed half-way cannot leak into the next.
+    SETTINGS.outputs = set()
+    SETTINGS.rpc_manager = RPCManager()
     outputs: dict[str, Any] = {}
 
     def body():
@@ -329,6 +335,11 @@ def _run(stack, config, program, project, preview) -> Run:
     try:
         _sync_await(run_pulumi_func(lambda: _sync_await(body())))
     finally:
+        # A program that failed half-way (a config error, a failed invoke) leaves tasks pending.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.run_until_complete(loop.shutdown_default_executor())
         loop.close()
         asyncio.set_event_loop(None)

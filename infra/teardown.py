@@ -3,15 +3,21 @@
 `python -m infra.teardown --stack NAME [--dry-run] [--remove-stack]`
 
 Refuses (exit 2) unless the stack is disposable: not prod, and its `Pulumi.<stack>.yaml` sets
-`<project>:ephemeral: "true"` (the project name comes from `Pulumi.yaml`). Then runs
+`<project>:ephemeral` to `true` (the project name comes from `Pulumi.yaml`). Only a YAML boolean
+`true` or the string "true" count: the Pulumi CLI reads YAML 1.2, where `yes`, `on` and `1` are
+not booleans, so the program would not see them as true either. Then runs
 `pulumi destroy --yes --skip-preview --stack NAME` and, only with `--remove-stack`,
-`pulumi stack rm --yes --stack NAME`. `--dry-run` prints the commands and runs nothing.
-The refusal and the dry run never need the pulumi CLI.
+`pulumi stack rm --yes --preserve-config --stack NAME`: without `--preserve-config` the CLI also
+deletes the committed `Pulumi.<stack>.yaml`, and the next deploy (which re-creates the stack:
+the deploy workflow upserts) would find neither the stack's settings nor the ephemeral marker.
+`--dry-run` prints the commands and runs nothing. The refusal and the dry run never need the
+pulumi CLI.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shlex
 import shutil
 import subprocess
@@ -23,7 +29,27 @@ import yaml
 EXIT_REFUSED = 2
 EXIT_NO_CLI = 3
 PROTECTED_STACKS = frozenset({"prod", "production"})
-TRUE_VALUES = frozenset({"true", "yes", "1"})
+
+
+class Yaml12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader with YAML 1.2 booleans, as the Pulumi CLI (Go, yaml.v3) reads stack
+    files: only true/True/TRUE and false/False/FALSE are booleans; yes/no/on/off are strings."""
+
+
+Yaml12Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+Yaml12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool",
+    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
+    list("tTfF"),
+)
+
+
+def is_true(value: object) -> bool:
+    """A YAML 1.2 boolean true or the string "true" (what `pulumi config get` would print)."""
+    return value is True or value == "true"
 
 
 class Refusal(Exception):
@@ -53,7 +79,7 @@ def check_disposable(stack: str, root: Path) -> None:
         raise Refusal(
             f"stack '{stack}': {config_path.name} is missing, so nothing marks it ephemeral"
         )
-    data = yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}
+    data = yaml.load(config_path.read_text(encoding="utf-8"), Loader=Yaml12Loader) or {}  # noqa: S506 (a safe loader)
     config = data.get("config") if isinstance(data, dict) else None
     key = f"{project}:ephemeral"
     value = config.get(key) if isinstance(config, dict) else None
@@ -62,9 +88,10 @@ def check_disposable(stack: str, root: Path) -> None:
             f"stack '{stack}': {config_path.name} does not set {key}: \"true\"; "
             "only stacks marked ephemeral can be torn down"
         )
-    if str(value).strip().lower() not in TRUE_VALUES:
+    if not is_true(value):
         raise Refusal(
-            f"stack '{stack}': {config_path.name} sets {key} to {value!r}, not true; "
+            f"stack '{stack}': {config_path.name} sets {key} to {value!r}, not true "
+            '(only a YAML boolean true or the string "true" count); '
             "only stacks marked ephemeral can be torn down"
         )
 
@@ -72,7 +99,8 @@ def check_disposable(stack: str, root: Path) -> None:
 def commands(stack: str, remove_stack: bool) -> list[list[str]]:
     cmds = [["pulumi", "destroy", "--yes", "--skip-preview", "--stack", stack]]
     if remove_stack:
-        cmds.append(["pulumi", "stack", "rm", "--yes", "--stack", stack])
+        # --preserve-config: keep the committed Pulumi.<stack>.yaml, so the stack can be re-created
+        cmds.append(["pulumi", "stack", "rm", "--yes", "--preserve-config", "--stack", stack])
     return cmds
 
 
@@ -87,7 +115,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--remove-stack",
         action="store_true",
-        help="also remove the stack (its history and config) after destroying its resources",
+        help="also remove the stack (its state and history; Pulumi.<stack>.yaml is kept) after "
+        "destroying its resources",
     )
     parser.add_argument(
         "--root",

@@ -29,6 +29,7 @@ RDS_CLUSTER = "aws:rds/cluster:Cluster"
 REDIS_GROUP = "aws:elasticache/replicationGroup:ReplicationGroup"
 CACHE_CLUSTER = "aws:elasticache/cluster:Cluster"
 ECR_REPO = "aws:ecr/repository:Repository"
+DOCKER_BUILD_IMAGE = "docker-build:index:Image"
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 SM_SECRET = "aws:secretsmanager/secret:Secret"  # noqa: S105 (a type, not a password)
@@ -233,6 +234,18 @@ def ecr_scan_on_push(res: Resource) -> list[str]:
     return [f"{res.name}: ECR repository must scan on push (imageScanningConfiguration.scanOnPush)"]
 
 
+def image_not_built_in_preview(res: Resource) -> list[str]:
+    """Image builds are skipped in previews: a preview build still exports its cache manifest to
+    the registry, so a pull request could write to (and poison) the registry cache."""
+    if res.type != DOCKER_BUILD_IMAGE:
+        return []
+    # The provider's default is to build during previews: only an explicit false complies.
+    value = res.props.get("buildOnPreview")
+    if value is False or (isinstance(value, str) and value.lower() == "false"):
+        return []
+    return [f"{res.name}: set buildOnPreview=False (a preview build exports its cache)"]
+
+
 def _container_definitions(value: Any) -> list[Mapping[str, Any]] | None:
     if isinstance(value, str):
         try:
@@ -337,6 +350,7 @@ RULES: dict[str, Rule] = {
     "rds-encrypted-and-private": rds_encrypted_and_private,
     "redis-encrypted": redis_encrypted,
     "ecr-scan-on-push": ecr_scan_on_push,
+    "image-not-built-in-preview": image_not_built_in_preview,
     "no-plaintext-secrets-in-environment": no_plaintext_secrets_in_environment,
     "log-group-retention": log_group_retention,
     "alb-drops-invalid-headers": alb_drops_invalid_headers,

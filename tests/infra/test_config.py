@@ -153,3 +153,131 @@ def test_longest_accepted_stack_name_keeps_the_replication_group_id_within_40():
     group_id = run.named("cache-redis").inputs["replicationGroupId"]
     assert group_id == f"service-{stack}-redis" and len(group_id) == 40
     assert re.fullmatch(r"[a-z][a-z0-9-]*[a-z0-9]", group_id) and "--" not in group_id
+
+
+# ---- strict config: what a typo or a wrong value used to deploy in silence ----------------------
+
+
+def test_unknown_key_is_refused_with_a_did_you_mean():
+    message = config_error("prod", taskMemroy=1024)
+    assert message == (
+        "service:taskMemroy in stack 'prod': unknown key (did you mean 'taskMemory'?); "
+        "the keys are declared in Pulumi.yaml"
+    )
+
+
+def test_every_declared_key_is_read_by_the_program_and_no_other():
+    """Pulumi.yaml is the list of keys: the reader reads each one, so a key cannot be declared
+    but ignored, or read but refused as unknown."""
+    from infra.config import _Reader, declared_keys
+
+    config = {**load_stack_config("prod"), "service:imageTag": "test"}
+    readers: list[_Reader] = []
+
+    def program():
+        reader = _Reader("service", "prod", offline=True)
+        reader.read()
+        readers.append(reader)
+
+    run_program("prod", config, program=program)
+    assert readers[0].read_keys == set(declared_keys())
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("dbEngineVersion", "99", "expected an RDS PostgreSQL version: a major (13, 14,"),
+        ("dbInstanceClass", "db.t4g.mirco", "(did you mean 'db.t4g.micro'?)"),
+        ("cacheNodeType", "cache.x1.mega", "expected an ElastiCache node type listed in"),
+        ("cacheEngineVersion", "9.9", "expected a Redis OSS engine version: 6.2, 7.0, 7.1"),
+        ("sslPolicy", "ELBSecurityPolicy-TLS13-1-2-2021-6", "(did you mean"),
+    ],
+)
+def test_values_are_checked_against_the_catalog(key, value, expected):
+    message = config_error("dev", **{key: value})
+    assert message.startswith(f"service:{key} in stack 'dev': expected"), message
+    assert expected in message and message.endswith(f"got {value!r}"), message
+
+
+def test_certificate_must_be_in_the_stack_region():
+    arn = "arn:aws:acm:eu-west-1:210987654321:certificate/1b2c3d4e-aaaa-bbbb-cccc-0123456789ab"
+    message = config_error("prod", certificateArn=arn)
+    assert message.startswith(
+        "service:certificateArn in stack 'prod': expected a certificate in the stack's region "
+        "us-east-1"
+    ), message
+
+
+def test_placeholder_certificate_is_refused_by_a_real_preview_or_up():
+    config = {**load_stack_config("prod"), "service:imageTag": "test"}
+    with pytest.raises(ConfigError) as caught:
+        run_program("prod", config, program=StackConfig.load)  # offline=False: the real engine
+    message = str(caught.value)
+    assert message.startswith("service:certificateArn in stack 'prod': the committed placeholder")
+    assert "pulumi config set service:certificateArn <arn> --stack prod" in message
+
+
+def test_placeholder_alarm_email_is_refused_by_a_real_up():
+    arn = "arn:aws:acm:us-east-1:210987654321:certificate/1b2c3d4e-aaaa-bbbb-cccc-0123456789ab"
+    config = {
+        **load_stack_config("prod"),
+        "service:imageTag": "test",
+        "service:certificateArn": arn,
+    }
+    with pytest.raises(ConfigError, match=r"service:alarmEmail in stack 'prod': the committed"):
+        run_program("prod", config, program=StackConfig.load)
+    config["service:alarmEmail"] = "oncall@acme.io"
+    loaded = []
+    run_program("prod", config, program=lambda: loaded.append(StackConfig.load()))
+    assert loaded[0].certificate_arn == arn
+
+
+def test_offline_plans_of_prod_keep_working_with_the_placeholders():
+    assert load("prod").certificate_arn.endswith("00000000-0000-0000-0000-000000000000")
+
+
+def test_protected_stack_needs_someone_to_alert():
+    message = config_error("prod", alarmEmail=None)
+    assert message.startswith("service:alarmEmail in stack 'prod': expected an on-call address")
+    assert load("prod", alarmEmail=None, alarmTopicArn="arn:aws:sns:us-east-1:210987654321:pd")
+
+
+def test_alarm_topic_in_another_region_is_refused():
+    message = config_error("dev", alarmTopicArn="arn:aws:sns:eu-west-1:210987654321:pd")
+    assert message.startswith("service:alarmTopicArn in stack 'dev': expected an SNS topic in")
+
+
+# ---- stack files are read as the Pulumi CLI reads them ------------------------------------------
+
+
+def stack_files(tmp_path, stack_yaml: str):
+    from infra.config import REPO_ROOT
+
+    (tmp_path / "Pulumi.yaml").write_text((REPO_ROOT / "Pulumi.yaml").read_text())
+    (tmp_path / "Pulumi.qa.yaml").write_text(stack_yaml)
+    return tmp_path
+
+
+@pytest.mark.parametrize("word", ["yes", "on", "Yes"])
+def test_yaml_1_1_booleans_are_strings_as_for_the_cli(tmp_path, word):
+    """PyYAML reads `yes` as true; the CLI (YAML 1.2) passes the string "yes" to the program."""
+    root = stack_files(tmp_path, f"config:\n  aws:region: us-east-1\n  service:ephemeral: {word}\n")
+    config = load_stack_config("qa", root=root)
+    assert config["service:ephemeral"] == word
+    config.update({"service:imageTag": "test", "service:environment": "staging"})
+    with pytest.raises(ConfigError) as caught:
+        run_program("qa", config, program=lambda: StackConfig.load(offline=True))
+    assert str(caught.value) == (
+        f"service:ephemeral in stack 'qa': expected true or false, got '{word}'"
+    )
+
+
+def test_malformed_stack_file_names_the_file_and_line(tmp_path):
+    from infra.stackfiles import StackFileError
+
+    root = stack_files(tmp_path, "config:\n  aws:region: us-east-1\n  service:tags: {a: 1\n")
+    with pytest.raises(StackFileError) as caught:
+        load_stack_config("qa", root=root)
+    message = str(caught.value)
+    assert message.startswith("Pulumi.qa.yaml:4:"), message
+    assert "invalid YAML" in message and "<unicode string>" not in message
