@@ -3,10 +3,12 @@
 # (`python -m service.migrate`) and the worker (`python -m service.worker run-due [--once]`) by
 # overriding the command. Built by infra/components/image.py (BuildKit) and `docker compose build`.
 #
-# Base: same Python minor as the project (requires-python >= 3.11, CI runs 3.11). Pinned by tag:
-# a digest cannot be verified without a registry, so rebuilds pick up Debian/Python patch releases
-# of this tag; pin `@sha256:...` here once a digest has been checked against the registry.
-ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+# Base: same Python minor as the project (requires-python >= 3.11, CI runs 3.11), pinned by digest
+# to the tag's multi-platform index (amd64 and arm64; Python 3.11.17), so every build starts from
+# the same bytes. The digest comes from published build files that pin this tag (it was not pulled
+# here); Renovate (renovate.json) keeps it current: each new digest of the tag, i.e. its
+# Debian/Python patch releases, arrives as a pull request. The tag stays for readers and Renovate.
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm@sha256:2333bd330d12de02514770b3585cad313644316047cdee24a7acfdece6de6efb
 
 # ---- builder: wheels for the project and its runtime dependencies ([project.dependencies] only)
 FROM ${PYTHON_IMAGE} AS builder
@@ -14,18 +16,19 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_ROOT_USER_ACTION=ignore
 WORKDIR /src
 
-# Dependencies first, from pyproject.toml alone: a code or README change keeps this layer cached.
+# Dependencies first, from the runtime lock alone (`make lock` writes it from pyproject.toml, no
+# extras): a code or README change keeps this layer cached. --require-hashes: every wheel must be a
+# version pinned there and match one of its hashes, transitive dependencies included.
 # --only-binary: nothing is compiled (this slim image has no compiler either); a dependency with no
 # wheel for the target platform (amd64 or arm64) fails the build loudly instead.
-COPY pyproject.toml ./
+COPY requirements.runtime.lock ./
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python -c "import tomllib; \
-        print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip wheel --wheel-dir /wheels --only-binary=:all: --requirement /tmp/requirements.txt
+    pip wheel --wheel-dir /wheels --only-binary=:all: --require-hashes \
+        --requirement requirements.runtime.lock
 
-# Then the project itself (pure Python, built by hatchling): only this layer changes with the code.
-COPY README.md ./
+# Then the project itself (pure Python, built by hatchling; --no-deps: its dependencies are the
+# locked wheels above): only this layer changes with the code.
+COPY pyproject.toml README.md ./
 COPY service ./service
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip wheel --wheel-dir /wheels --no-deps .
@@ -39,12 +42,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     FORWARDED_ALLOW_IPS=127.0.0.1 \
     UVICORN_TIMEOUT_KEEP_ALIVE=75
 
-# The wheels are bind-mounted from the builder, not copied: they never become an image layer.
-# pip byte-compiles at install time, so the read-only, non-root runtime never needs to write .pyc.
+# The wheels and the lock are bind-mounted from the builder, not copied: they never become an
+# image layer. The dependencies are installed from the lock again, hashes checked, then the project
+# with --no-deps; `pip check` proves the set is complete. pip byte-compiles at install time, so the
+# read-only, non-root runtime never needs to write .pyc.
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    --mount=type=bind,from=builder,source=/src/requirements.runtime.lock,target=/tmp/requirements.runtime.lock \
     python -m venv /opt/venv \
     && /opt/venv/bin/pip install --no-cache-dir --no-index --find-links=/wheels \
-        /wheels/service-*.whl \
+        --require-hashes --requirement /tmp/requirements.runtime.lock \
+    && /opt/venv/bin/pip install --no-cache-dir --no-index --no-deps /wheels/service-*.whl \
+    && /opt/venv/bin/pip check \
     && groupadd --system --gid 10001 app \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
         --shell /usr/sbin/nologin app \

@@ -6,15 +6,26 @@ STACK ?= dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install dev migrate test lint format plan bench bench-smoke reliability teardown clean
+.PHONY: install lock dev migrate test lint format plan bench bench-smoke reliability teardown clean
 
-$(STAMP): pyproject.toml
+# Every dependency comes from requirements.lock, pinned and hash-checked (pip refuses any file whose
+# hash is not in the lock); then the project itself, editable, with no dependency of its own.
+$(STAMP): pyproject.toml requirements.lock
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,infra,bench]'
+	$(PY) -m pip install --quiet --require-hashes --requirement requirements.lock
+	$(PY) -m pip install --quiet --no-deps --editable .
+	$(PY) -m pip check
 	touch $(STAMP)
 
-install: $(STAMP) ## Create .venv and install the project with every extra
+install: $(STAMP) ## Create .venv and install the project with every extra, from requirements.lock
+
+lock: UV_VERSION := 0.13.9
+lock: ## Rewrite requirements.lock (every extra) and requirements.runtime.lock (the image's) from pyproject.toml with uv, hashed (uv runs from a throwaway venv; UPGRADE=1 moves every pin to the newest allowed)
+	set -e; tool=$$(mktemp -d); trap 'rm -rf "$$tool"' EXIT; \
+	python3 -m venv "$$tool"; "$$tool/bin/python" -m pip install --quiet uv==$(UV_VERSION); \
+	compile="$$tool/bin/uv --quiet pip compile pyproject.toml --generate-hashes --universal --python-version=3.11 $(if $(UPGRADE),--upgrade)"; \
+	$$compile --all-extras --output-file=requirements.lock; \
+	$$compile --constraints=requirements.lock --output-file=requirements.runtime.lock
 
 migrate: $(STAMP) ## Apply migrations to DATABASE_URL (default: ./local.db)
 	$(PY) -m service.migrate
@@ -51,3 +62,25 @@ teardown: $(STAMP) ## Destroy an ephemeral stack: make teardown STACK=staging [D
 
 clean:
 	rm -rf $(VENV) local.db local.db-* .pytest_cache .ruff_cache
+
+# ---- Deploying by hand: the pulumi CLI logged in to the backend, AWS credentials (README runbook).
+# `make -n <target> ...` prints the commands without running them.
+IMAGE ?=
+URL ?=
+SMOKE_TIMEOUT ?= 300
+
+deploy: ## pulumi up STACK from this checkout (builds its image): creates the stack if missing, refreshes first: make deploy STACK=dev
+	@test -x $(PY) || { echo "$(PY) is missing: run make install first" >&2; exit 2; }
+	pulumi stack select --create $(STACK)
+	pulumi up --stack $(STACK) --refresh
+
+deploy-image: ## Roll STACK onto an existing image, nothing built (rollback): make deploy-image STACK=prod IMAGE=<repo>@sha256:<digest>; --config records the pin in Pulumi.<stack>.yaml (commit it, or `pulumi config rm service:imageRef` to build again)
+	@test -x $(PY) || { echo "$(PY) is missing: run make install first" >&2; exit 2; }
+	$(PY) -m infra.promote --check '$(IMAGE)'
+	pulumi up --stack $(STACK) --refresh --config service:imageRef=$(IMAGE)
+
+smoke: ## GET URL/health and URL/ready until both answer 200 (exit 1 otherwise): make smoke URL=https://api.example.com [SMOKE_TIMEOUT=300]
+	@test -x $(PY) || { echo "$(PY) is missing: run make install first" >&2; exit 2; }
+	$(PY) -m infra.smoke '$(URL)' --timeout $(SMOKE_TIMEOUT)
+
+.PHONY: deploy deploy-image smoke

@@ -1,9 +1,9 @@
-"""Run the image's command without Docker: a clean virtualenv installed from wheels built the way
-the Dockerfile's builder stage builds them, then the Dockerfile's CMD, verbatim except for the
-listen address.
+"""Run the image's command without Docker: a clean virtualenv installed the way the Dockerfile
+installs the image's (wheels for the runtime lock, every hash checked, then the project with
+--no-deps), then the Dockerfile's CMD, verbatim except for the listen address.
 
-The build is session-scoped (it resolves and downloads the dependencies, so it takes a while; pip's
-cache is allowed). Each server is a real uvicorn process, stopped and reaped by its fixture.
+The build is session-scoped (it downloads the locked wheels, so it takes a while; pip's cache is
+allowed). Each server is a real uvicorn process, stopped and reaped by its fixture.
 """
 
 import os
@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +25,10 @@ from tests.support.processes import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
+# The image's dependencies, pinned and hashed: [project.dependencies] only (`make lock`).
+RUNTIME_LOCK = "requirements.runtime.lock"
 # What the builder stage COPYs into /src; nothing else of the repository is in the wheel.
-BUILD_CONTEXT_FILES = ("pyproject.toml", "README.md")
+BUILD_CONTEXT_FILES = (RUNTIME_LOCK, "pyproject.toml", "README.md")
 BUILD_CONTEXT_DIRS = ("service",)
 IGNORED_IN_CONTEXT = shutil.ignore_patterns("__pycache__", "*.py[cod]", "*.db", "*.db-*", ".env*")
 # Where the image's virtualenv lives; the test's virtualenv takes its place on PATH.
@@ -52,9 +53,11 @@ def image_command(runtime_stage: Stage) -> list[str]:
     return command
 
 
-def runtime_requirements(pyproject: Path) -> list[str]:
-    """[project.dependencies], exactly what the builder stage extracts (no extras)."""
-    return tomllib.loads(pyproject.read_text())["project"]["dependencies"]
+def assert_stage_runs(stage: Stage, *fragments: str) -> None:
+    """The stage's RUN instructions contain each fragment: the steps below mirror the Dockerfile."""
+    runs = " ".join(" ".join(i.arguments.split()) for i in stage.all("RUN"))
+    missing = [f for f in fragments if f not in runs]
+    assert missing == [], f"the {stage.name} stage no longer runs {missing}: update this fixture"
 
 
 def _run(argv: list[object], *, what: str, **kwargs: object) -> subprocess.CompletedProcess[str]:
@@ -96,7 +99,22 @@ class ImageVenv:
 
 
 @pytest.fixture(scope="session")
-def image_venv(tmp_path_factory: pytest.TempPathFactory, runtime_stage: Stage) -> ImageVenv:
+def image_venv(
+    tmp_path_factory: pytest.TempPathFactory, dockerfile_stages: list[Stage], runtime_stage: Stage
+) -> ImageVenv:
+    assert_stage_runs(
+        dockerfile_stages[0],
+        "pip wheel --wheel-dir /wheels --only-binary=:all: --require-hashes",
+        f"--requirement {RUNTIME_LOCK}",
+        "pip wheel --wheel-dir /wheels --no-deps .",
+    )
+    assert_stage_runs(
+        runtime_stage,
+        "pip install --no-cache-dir --no-index --find-links=/wheels --require-hashes",
+        f"--requirement /tmp/{RUNTIME_LOCK}",
+        "pip install --no-cache-dir --no-index --no-deps /wheels/service-*.whl",
+        "pip check",
+    )
     root = tmp_path_factory.mktemp("image")
     context = root / "context"
     context.mkdir()
@@ -111,9 +129,8 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory, runtime_stage: Stage) -
     pip_env = {k: v for k, v in os.environ.items() if k not in {"PYTHONPATH", "PIP_USER"}}
     pip = [python, "-m", "pip", "--disable-pip-version-check"]
 
-    # Builder stage, step 1: wheels for [project.dependencies] only, binary wheels only.
-    requirements = root / "requirements.txt"
-    requirements.write_text("\n".join(runtime_requirements(context / "pyproject.toml")) + "\n")
+    # Builder stage, step 1: wheels for the runtime lock, binary wheels only, every hash checked.
+    lock = context / RUNTIME_LOCK
     wheels = root / "wheels"
     _run(
         [
@@ -122,10 +139,11 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory, runtime_stage: Stage) -
             "--wheel-dir",
             wheels,
             "--only-binary=:all:",
+            "--require-hashes",
             "--requirement",
-            requirements,
+            lock,
         ],
-        what="building dependency wheels",
+        what="building dependency wheels from the runtime lock",
         env=pip_env,
         cwd=root,
     )
@@ -137,13 +155,21 @@ def image_venv(tmp_path_factory: pytest.TempPathFactory, runtime_stage: Stage) -
         cwd=root,
     )
     (project_wheel,) = wheels.glob("service-*.whl")
-    # Runtime stage: install from the wheel directory alone, no index.
+    # Runtime stage, from the wheel directory alone (no index): the lock again, hashes checked,
+    # then the project without dependencies, then `pip check` (the set is complete).
     _run(
-        [*pip, "install", "--no-index", "--find-links", wheels, project_wheel],
-        what="installing the project from wheels",
+        [*pip, "install", "--no-index", "--find-links", wheels, "--require-hashes", "-r", lock],
+        what="installing the runtime lock from wheels",
         env=pip_env,
         cwd=root,
     )
+    _run(
+        [*pip, "install", "--no-index", "--no-deps", project_wheel],
+        what="installing the project wheel",
+        env=pip_env,
+        cwd=root,
+    )
+    _run([*pip, "check"], what="pip check", env=pip_env, cwd=root)
     return ImageVenv(root=root, bin=venv / "bin", image_env=runtime_stage.env)
 
 
