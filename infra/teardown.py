@@ -17,7 +17,6 @@ pulumi CLI.
 from __future__ import annotations
 
 import argparse
-import re
 import shlex
 import shutil
 import subprocess
@@ -26,25 +25,11 @@ from pathlib import Path
 
 import yaml
 
+from infra import stackfiles
+
 EXIT_REFUSED = 2
 EXIT_NO_CLI = 3
 PROTECTED_STACKS = frozenset({"prod", "production"})
-
-
-class Yaml12Loader(yaml.SafeLoader):
-    """PyYAML's safe loader with YAML 1.2 booleans, as the Pulumi CLI (Go, yaml.v3) reads stack
-    files: only true/True/TRUE and false/False/FALSE are booleans; yes/no/on/off are strings."""
-
-
-Yaml12Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:bool"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-Yaml12Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool",
-    re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"),
-)
 
 
 def is_true(value: object) -> bool:
@@ -79,7 +64,10 @@ def check_disposable(stack: str, root: Path) -> None:
         raise Refusal(
             f"stack '{stack}': {config_path.name} is missing, so nothing marks it ephemeral"
         )
-    data = yaml.load(config_path.read_text(encoding="utf-8"), Loader=Yaml12Loader) or {}  # noqa: S506 (a safe loader)
+    try:
+        data = stackfiles.load(config_path) or {}  # YAML 1.2, as the Pulumi CLI reads it
+    except stackfiles.StackFileError as exc:
+        raise Refusal(f"stack '{stack}': {exc}") from exc
     config = data.get("config") if isinstance(data, dict) else None
     key = f"{project}:ephemeral"
     value = config.get(key) if isinstance(config, dict) else None
