@@ -162,3 +162,16 @@ def cache_engine_version_ok(value: str) -> bool:
     The provider takes major.minor from 7 on, and for 6 also "6.x" (the newest 6 at creation).
     """
     return value in ELASTICACHE_REDIS_VERSIONS or value == "6.x"
+
+
+# ECR references, as the program (service:imageRef) and infra/promote.py both parse them.
+_ECR_REGISTRY = (
+    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)"
+    r"\.amazonaws\.com(?:\.cn)?"
+)
+_ECR_REPOSITORY = r"(?P<name>[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
+ECR_REPOSITORY_URL = re.compile(rf"^(?P<registry>{_ECR_REGISTRY})/{_ECR_REPOSITORY}$")
+# An image by digest: a tag can be moved, a digest cannot.
+ECR_IMAGE_REF = re.compile(
+    rf"^(?P<registry>{_ECR_REGISTRY})/{_ECR_REPOSITORY}@(?P<digest>sha256:[0-9a-f]{{64}})$"
+)

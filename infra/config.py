@@ -71,10 +71,7 @@ _ACM_ARN = re.compile(
 )
 _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}$")
 # An image already in ECR, by digest: what promotion and rollback deploy (nothing is built).
-_IMAGE_REF = re.compile(
-    r"^(?P<registry>(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(\.cn)?)"
-    r"/(?P<repository>[a-z0-9]+(?:[._/-][a-z0-9]+)*)@(?P<digest>sha256:[0-9a-f]{64})$"
-)
+_IMAGE_REF = catalog.ECR_IMAGE_REF
 # Values committed as examples that must never reach AWS: `pulumi up` refuses them (offline plans
 # and PR diffs accept them, so a fresh clone can plan prod). Account 123456789012 is the one AWS
 # documentation uses; example.com cannot receive mail.

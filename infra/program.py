@@ -216,7 +216,7 @@ def service_image(
             PrebuiltImageArgs(
                 image_ref=cfg.image_ref,
                 registry_id=prebuilt["account"],
-                repository_name=prebuilt["repository"],
+                repository_name=prebuilt["name"],
                 digest=prebuilt["digest"],
             ),
             opts,

@@ -40,18 +40,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from infra import catalog
+
 EXIT_FAILED = 1
 EXIT_INVALID = 2
 
-_REGISTRY = (
-    r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)"
-    r"\.amazonaws\.com(?:\.cn)?"
-)
-_REPOSITORY = r"(?P<name>[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
-REPOSITORY_URL = re.compile(rf"^(?P<registry>{_REGISTRY})/{_REPOSITORY}$")
-IMAGE_REF = re.compile(
-    rf"^(?P<registry>{_REGISTRY})/{_REPOSITORY}@(?P<digest>sha256:[0-9a-f]{{64}})$"
-)
+REPOSITORY_URL = catalog.ECR_REPOSITORY_URL
+IMAGE_REF = catalog.ECR_IMAGE_REF
 DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
 TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 MAX_REPOSITORY_NAME = 256
