@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.processes import fake_cli
+
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.executable).parent.parent
 IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/service-prod@sha256:" + "cd" * 32
@@ -28,12 +30,8 @@ def make(*args: str, path: str | None = None) -> subprocess.CompletedProcess:
 @pytest.fixture
 def fake_pulumi(tmp_path):
     """A `pulumi` that appends its arguments to a log and succeeds; returns (PATH, log)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    log = tmp_path / "pulumi.log"
-    exe = bin_dir / "pulumi"
-    exe.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\n')
-    exe.chmod(0o755)
+    bin_dir, log = tmp_path / "bin", tmp_path / "pulumi.log"
+    fake_cli(bin_dir, "pulumi", log)
     return f"{bin_dir}:{os.environ['PATH']}", log
 
 

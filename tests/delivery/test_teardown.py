@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from infra import stackfiles, teardown
+from tests.support.processes import fake_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -101,12 +102,8 @@ def test_missing_cli_is_a_clear_error_when_not_a_dry_run(project):
 
 
 def test_runs_destroy_then_stack_rm_with_a_fake_cli(project, tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    log = tmp_path / "calls.log"
-    fake = bin_dir / "pulumi"
-    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\n')
-    fake.chmod(0o755)
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
+    fake_cli(bin_dir, "pulumi", log)
     result = run("--stack", "staging", "--root", str(project), "--remove-stack",
                  env_path=f"{bin_dir}:/usr/bin:/bin")  # fmt: skip
     assert result.returncode == 0, result.stderr
@@ -117,12 +114,8 @@ def test_runs_destroy_then_stack_rm_with_a_fake_cli(project, tmp_path):
 
 
 def test_a_failed_destroy_stops_before_stack_rm(project, tmp_path):
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    log = tmp_path / "calls.log"
-    fake = bin_dir / "pulumi"
-    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\nexit 7\n')
-    fake.chmod(0o755)
+    bin_dir, log = tmp_path / "bin", tmp_path / "calls.log"
+    fake_cli(bin_dir, "pulumi", log, exit_code=7)
     result = run("--stack", "staging", "--root", str(project), "--remove-stack",
                  env_path=f"{bin_dir}:/usr/bin:/bin")  # fmt: skip
     assert result.returncode == 7

@@ -37,3 +37,13 @@ def stop_process(process: subprocess.Popen, *, grace: float = 5.0) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout=grace)
+
+
+def fake_cli(bin_dir, name: str, log, *, exit_code: int = 0):
+    """An executable `name` in `bin_dir` that appends its arguments to `log` and exits with
+    `exit_code`: stands in for a CLI this machine cannot run (pulumi). Returns its path."""
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    exe = bin_dir / name
+    exe.write_text(f'#!/bin/sh\necho "$@" >> "{log}"\nexit {exit_code}\n')
+    exe.chmod(0o755)
+    return exe
