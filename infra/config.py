@@ -69,6 +69,7 @@ _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 _ACM_ARN = re.compile(
     r"^arn:aws[a-z-]*:acm:(?P<region>[a-z0-9-]+):(?P<account>\d{12}):certificate/(?P<id>[0-9a-f-]+)$"
 )
+_IAM_POLICY_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:policy/[\w+=,.@/-]{1,512}$")
 _SNS_ARN = re.compile(r"^arn:aws[a-z-]*:sns:(?P<region>[a-z0-9-]+):\d{12}:[A-Za-z0-9_-]{1,256}$")
 # An image already in ECR, by digest: what promotion and rollback deploy (nothing is built).
 _IMAGE_REF = catalog.ECR_IMAGE_REF
@@ -185,6 +186,7 @@ class StackConfig:
     alarms: AlarmThresholds
     waf_enabled: bool
     waf_rate_limit: int
+    permissions_boundary_arn: str | None
     tags: dict[str, str] = field(default_factory=dict)
 
     # ---- derived values -------------------------------------------------------------------
@@ -617,6 +619,11 @@ class _Reader:
             alarms=self._alarms(),
             waf_enabled=self.boolean("wafEnabled", False),
             waf_rate_limit=self.integer("wafRateLimit", 2000, minimum=10, maximum=2000000000),
+            permissions_boundary_arn=self.string(
+                "permissionsBoundaryArn",
+                pattern=_IAM_POLICY_ARN,
+                expected="an IAM policy ARN (the bootstrap output permissionsBoundaryArn)",
+            ),
             tags={str(k): str(v) for k, v in tags.items()},
         )
 

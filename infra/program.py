@@ -157,6 +157,7 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             alb_arn_suffix=load_balancer.arn_suffix,
             target_group_arn_suffix=load_balancer.target_group_arn_suffix,
             rate_limits=cfg.rate_limits,
+            permissions_boundary=cfg.permissions_boundary_arn,
         ),
         opts,
     )

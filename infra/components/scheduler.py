@@ -46,13 +46,11 @@ class Scheduler(pulumi.ComponentResource):
         # Confused-deputy guard: only schedules of this account may assume the role. The account
         # is the one of the cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>).
         account = svc.cluster.arn.apply(lambda arn: arn.split(":")[4])
-        self.role = aws.iam.Role(
+        self.role = svc.role(
             f"{name}-role",
-            description="EventBridge Scheduler: run the worker task",
-            assume_role_policy=assume_role(
-                SCHEDULER_PRINCIPAL, {"StringEquals": {"aws:SourceAccount": account}}
-            ),
-            opts=child,
+            "EventBridge Scheduler: run the worker task",
+            assume_role(SCHEDULER_PRINCIPAL, {"StringEquals": {"aws:SourceAccount": account}}),
+            parent=self,
         )
         self.passed_roles = [svc.execution_role.arn, svc.task_role.arn]
         run_task = aws.iam.RolePolicy(

@@ -50,6 +50,13 @@ class ServiceArgs:
     target_group_arn_suffix: pulumi.Input[str]
     rate_limits: Mapping[str, str] = field(default_factory=dict)
     deploy_timeout: str = "20m"
+    # Where the stack's IAM roles live (/<prefix>/) and the boundary they are created with: the
+    # bootstrap's deploy roles may create roles only there and only with that boundary.
+    permissions_boundary: str | None = None
+
+    @property
+    def iam_path(self) -> str:
+        return f"/{self.prefix}/"
 
 
 def policy(*statements: dict) -> pulumi.Output[str]:
@@ -97,11 +104,10 @@ class Service(pulumi.ComponentResource):
         )
 
         # ---- IAM -----------------------------------------------------------------------------
-        self.execution_role = aws.iam.Role(
+        self.execution_role = self.role(
             f"{name}-execution",
-            description="ECS agent: pull the image, write logs, read exactly the app's secrets",
-            assume_role_policy=assume_role(ECS_TASKS),
-            opts=child,
+            "ECS agent: pull the image, write logs, read exactly the app's secrets",
+            assume_role(ECS_TASKS),
         )
         aws.iam.RolePolicyAttachment(
             f"{name}-execution-managed",
@@ -123,11 +129,8 @@ class Service(pulumi.ComponentResource):
             ),
             opts=child,
         )
-        self.task_role = aws.iam.Role(
-            f"{name}-task",
-            description="The application's own AWS identity",
-            assume_role_policy=assume_role(ECS_TASKS),
-            opts=child,
+        self.task_role = self.role(
+            f"{name}-task", "The application's own AWS identity", assume_role(ECS_TASKS)
         )
         # The service re-reads the RDS-managed password after a rotation (db_credentials.py).
         aws.iam.RolePolicy(
@@ -228,6 +231,23 @@ class Service(pulumi.ComponentResource):
         )
 
     # ---- helpers used here and by the scheduler -------------------------------------------------
+    def role(
+        self,
+        resource_name: str,
+        description: str,
+        trust: pulumi.Input[str],
+        parent: pulumi.Resource | None = None,
+    ) -> aws.iam.Role:
+        """An IAM role of this stack: under its path, with its permissions boundary (if any)."""
+        return aws.iam.Role(
+            resource_name,
+            description=description,
+            assume_role_policy=trust,
+            path=self.args.iam_path,
+            permissions_boundary=self.args.permissions_boundary,
+            opts=pulumi.ResourceOptions(parent=parent or self),
+        )
+
     def environment(self) -> list[dict[str, str]]:
         """Plain (non-secret) environment, sorted by name for a stable task definition."""
         a = self.args

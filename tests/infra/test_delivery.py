@@ -156,3 +156,27 @@ def test_plan_config_overrides_the_stack_file_for_one_run(capsys):
 def test_plan_config_without_a_value_is_a_clear_error(capsys):
     assert main(["--stack", "dev", "--config", "imageRef"]) == 2
     assert "--config 'imageRef': expected KEY=VALUE" in capsys.readouterr().err
+
+
+# ---- IAM roles fit the bootstrap's deploy roles ------------------------------------------------
+
+BOUNDARY = "arn:aws:iam::123456789012:policy/service-ci/service-workload-boundary"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_role_lives_under_the_stack_path(stack):
+    """The deploy roles may create roles only under /service-<stack>/."""
+    roles = run_stack(stack).of_type("aws:iam/role:Role")
+    assert len(roles) == 3
+    assert {r.inputs.get("path") for r in roles} == {f"/service-{stack}/"}
+    assert all(not r.inputs.get("permissionsBoundary") for r in roles)
+
+
+def test_configured_boundary_is_set_on_every_role():
+    roles = run_stack("staging", permissionsBoundaryArn=BOUNDARY).of_type("aws:iam/role:Role")
+    assert {r.inputs["permissionsBoundary"] for r in roles} == {BOUNDARY}
+
+
+def test_boundary_must_be_a_policy_arn():
+    with pytest.raises(Exception, match=r"service:permissionsBoundaryArn in stack 'dev': expected"):
+        run_stack("dev", permissionsBoundaryArn="service-workload-boundary")

@@ -1,0 +1,1 @@
+"""The bootstrap's components: one ComponentResource per concern."""
