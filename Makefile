@@ -6,7 +6,7 @@ STACK ?= dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock dev migrate test lint format plan bench bench-smoke reliability teardown clean
+.PHONY: install lock dev migrate test lint format plan cost bench bench-smoke reliability teardown clean
 
 # Every dependency comes from requirements.lock, pinned and hash-checked (pip refuses any file whose
 # hash is not in the lock); then the project itself, editable, with no dependency of its own.
@@ -57,6 +57,9 @@ bench-smoke: $(STAMP) ## The same harness, a few seconds per scenario, no result
 plan: $(STAMP) ## Offline resource tree of a stack (no CLI, no credentials): make plan STACK=dev
 	$(PY) -m infra.plan --stack $(STACK)
 
+cost: $(STAMP) ## Offline monthly cost estimate of a stack (no CLI, no credentials; prices: infra/prices.json): make cost STACK=dev
+	$(PY) -m infra.cost --stack $(STACK)
+
 teardown: $(STAMP) ## Destroy an ephemeral stack: make teardown STACK=staging [DRY_RUN=1] [REMOVE_STACK=1]
 	$(PY) -m infra.teardown --stack $(STACK) $(if $(DRY_RUN),--dry-run) $(if $(REMOVE_STACK),--remove-stack)
 
@@ -84,3 +87,22 @@ smoke: ## GET URL/health and URL/ready until both answer 200 (exit 1 otherwise):
 	$(PY) -m infra.smoke '$(URL)' --timeout $(SMOKE_TIMEOUT)
 
 .PHONY: deploy deploy-image smoke
+
+# ---- Account bootstrap, once per AWS account (README "Bootstrap"): a second Pulumi program in
+# infra/bootstrap/ whose own state stays on a local backend (the bucket it creates cannot hold it).
+BOOTSTRAP_STACK ?= account
+BOOTSTRAP_STATE ?= $(HOME)/.pulumi-bootstrap
+
+bootstrap-plan: $(STAMP) ## Offline plan of the account bootstrap (no CLI, no credentials): resource tree, every policy document, the `gh variable set` lines
+	$(PY) -m infra.bootstrap.plan --stack $(BOOTSTRAP_STACK)
+
+bootstrap: ## State bucket, secrets keys, GitHub OIDC provider and CI roles (pulumi CLI, admin credentials; state in BOOTSTRAP_STATE), then print the outputs and the `gh variable set` lines
+	@test -x $(PY) || { echo "$(PY) is missing: run make install first" >&2; exit 2; }
+	mkdir -p $(BOOTSTRAP_STATE)
+	cd infra/bootstrap && export PULUMI_BACKEND_URL=file://$(BOOTSTRAP_STATE) && \
+	pulumi stack select --create $(BOOTSTRAP_STACK) && \
+	pulumi up --stack $(BOOTSTRAP_STACK) && \
+	pulumi stack output --stack $(BOOTSTRAP_STACK) && \
+	pulumi stack output githubVariables --stack $(BOOTSTRAP_STACK)
+
+.PHONY: bootstrap bootstrap-plan

@@ -4,6 +4,12 @@ Used by ``infra.plan`` and by ``tests/infra``. No CLI, no provider plugins, no c
 engine records every resource registration (type, logical name, parent, protect, provider and the
 inputs exactly as a provider would receive them, secrets still wrapped) and answers with
 deterministic fake outputs (ids, ARNs, endpoints, an image digest) so the program runs to the end.
+
+Every fake id, ARN and generated name carries the resource's identity: its logical name plus a
+short hash of its replace-on-change inputs (``infra.replacement``). Change an input that replaces
+a resource and it hands its dependents new values, so the replacement cascades through the plan
+as it would through the engine; ``infra.plandiff`` recomputes the same hashes from plan files to
+name the replaced resource behind each cascaded change.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import PROJECT
+from infra.replacement import identity_hash, revision
 
 ACCOUNT = "123456789012"
 SECRET = "[secret]"  # noqa: S105 (the redaction marker)
@@ -119,6 +126,35 @@ def _digest(seed: str) -> str:
     return "sha256:" + hashlib.sha256(seed.encode()).hexdigest()
 
 
+def mock_identity(rtype: str, name: str, inputs: Mapping[str, Any]) -> str:
+    """The identity hash of a resource: its logical name plus its replace-on-change inputs as
+    the plan prints them (:mod:`infra.replacement`). Every fake id, ARN and generated name the
+    mocks hand out carries it, so a replacement changes what dependents receive."""
+    return identity_hash(rtype, name, _redact(dict(inputs)))
+
+
+def physical_name(name: str, inputs: Mapping[str, Any], identity: str) -> str:
+    """The name AWS would know the resource by: the explicit ``name`` (kept by a replacement,
+    as on AWS), ``namePrefix`` plus a generated suffix, or Pulumi's auto-name (logical name plus
+    a suffix; a replacement is created before the old one is deleted, so it gets a new one)."""
+    if inputs.get("name"):
+        return str(inputs["name"])
+    if inputs.get("namePrefix"):
+        return f"{inputs['namePrefix']}{identity}"
+    return f"{name}-{identity}"
+
+
+def mock_id(resource: Recorded) -> str:
+    """The id the mocks gave ``resource`` (what its dependents received as ``.id``)."""
+    return f"{resource.name}-{mock_identity(resource.type, resource.name, resource.inputs)}"
+
+
+def mock_physical_name(resource: Recorded) -> str:
+    """The generated physical name of ``resource`` (what dependents received as ``.name``)."""
+    inputs = resource.inputs
+    return physical_name(resource.name, inputs, mock_identity(resource.type, resource.name, inputs))
+
+
 class InfraMocks(pulumi.runtime.Mocks):
     """Deterministic fake provider answers: enough state for every output the program reads.
 
@@ -135,9 +171,10 @@ class InfraMocks(pulumi.runtime.Mocks):
         name, typ, inputs = args.name, args.typ, dict(args.inputs)
         if self.preview:
             return "", inputs
+        identity = mock_identity(typ, name, inputs)
         service = typ.split(":")[1].split("/")[0] if ":" in typ else "mock"
         kind = typ.rsplit(":", 1)[-1]
-        physical = inputs.get("name") or f"{name}-mock"
+        physical = physical_name(name, inputs, identity)
         state: dict[str, Any] = {
             **inputs,
             "name": physical,
@@ -153,53 +190,66 @@ class InfraMocks(pulumi.runtime.Mocks):
                 "digest": _digest(json.dumps(inputs.get("tags", []), sort_keys=True)),
                 "ref": f"{(inputs.get('tags') or ['image'])[0]}@{_digest(name)}",
             },
-            "aws:rds/instance:Instance": lambda: {
-                "address": f"{name}.abcdefghijkl.{self.region}.rds.amazonaws.com",
-                "endpoint": f"{name}.abcdefghijkl.{self.region}.rds.amazonaws.com:5432",
-                "identifier": inputs.get("identifier") or f"{name}-mock",
-                "masterUserSecrets": [
-                    {
-                        "secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:"
-                        f"rds!db-{name}-AbCdEf",
-                        "secretStatus": "active",
-                    }
-                ],
-            },
+            "aws:rds/instance:Instance": lambda: self._rds_instance(inputs, identity),
+            # The endpoint follows the (explicit) replication group id, as on AWS: a replaced
+            # group with the same id answers at the same address.
             "aws:elasticache/replicationGroup:ReplicationGroup": lambda: {
-                "primaryEndpointAddress": f"master.{name}.abcdef.use1.cache.amazonaws.com",
+                "primaryEndpointAddress": f"master.{inputs.get('replicationGroupId', name)}"
+                ".abcdef.use1.cache.amazonaws.com",
                 "memberClusters": [
                     f"{inputs.get('replicationGroupId', name)}-{i:03d}"
                     for i in range(1, int(inputs.get("numCacheClusters", 1)) + 1)
                 ],
             },
             "aws:lb/loadBalancer:LoadBalancer": lambda: {
-                "dnsName": f"{name}-1234567890.{self.region}.elb.amazonaws.com",
-                "arnSuffix": f"app/{name}/0123456789abcdef",
+                "dnsName": f"{physical}-1234567890.{self.region}.elb.amazonaws.com",
+                "arnSuffix": f"app/{physical}/0123456789abcdef",
                 "zoneId": "Z35SXDOTRQ7X7K",
             },
             "aws:lb/targetGroup:TargetGroup": lambda: {
-                "arnSuffix": f"targetgroup/{name}/0123456789abcdef",
+                "arnSuffix": f"targetgroup/{physical}/0123456789abcdef",
             },
+            # Replacing a task definition registers a new revision of the same family.
             "aws:ecs/taskDefinition:TaskDefinition": lambda: {
                 "arn": f"arn:aws:ecs:{self.region}:{ACCOUNT}:task-definition/"
-                f"{inputs.get('family', name)}:1",
-                "revision": 1,
+                f"{inputs.get('family', name)}:{revision(identity)}",
+                "revision": revision(identity),
             },
             "aws:ecs/cluster:Cluster": lambda: {
                 "arn": f"arn:aws:ecs:{self.region}:{ACCOUNT}:cluster/{physical}",
             },
             "aws:ec2/vpc:Vpc": lambda: {"cidrBlock": inputs.get("cidrBlock")},
             "aws:secretsmanager/secret:Secret": lambda: {
-                "arn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:"
-                f"{inputs.get('namePrefix', name)}AbCdEf",
+                "arn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:{physical}-AbCdEf",
             },
         }
         if typ in extra:
             state.update(extra[typ]())
         if typ == "random:index/randomPassword:RandomPassword":
-            # Secrets in mock state must be wrapped the way the engine would return them.
-            state["result"] = rpc.wrap_rpc_secret(f"mock{name.replace('-', '')}" + "x" * 40)
-        return f"{name}-id", state
+            # Secrets in mock state must be wrapped the way the engine would return them; a
+            # replaced password is a new value.
+            state["result"] = rpc.wrap_rpc_secret(
+                f"mock{name.replace('-', '')}{identity}" + "x" * 32
+            )
+        return f"{name}-{identity}", state
+
+    def _rds_instance(self, inputs: dict[str, Any], identity: str) -> dict[str, Any]:
+        # identifier_prefix: RDS gets a generated identifier, so a replacement has a new address
+        # and a new RDS-managed secret (the secret belongs to the instance).
+        identifier = inputs.get("identifier") or f"{inputs.get('identifierPrefix', '')}{identity}"
+        address = f"{identifier}.abcdefghijkl.{self.region}.rds.amazonaws.com"
+        return {
+            "address": address,
+            "endpoint": f"{address}:5432",
+            "identifier": identifier,
+            "masterUserSecrets": [
+                {
+                    "secretArn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:"
+                    f"rds!db-{identity}-AbCdEf",
+                    "secretStatus": "active",
+                }
+            ],
+        }
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list]:
         answers = {

@@ -2,6 +2,7 @@
 
 import copy
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra import plandiff
+from infra.replacement import identity_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -209,3 +211,215 @@ def test_cli_reports_a_bad_file_without_a_traceback(tmp_path):
     result = run_cli(str(bad), str(bad))
     assert result.returncode == 1
     assert "not JSON" in result.stderr and "Traceback" not in result.stderr
+
+
+# --- nested JSON documents, cascades, golden markdown ------------------------------------------
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def assert_golden(name: str, text: str) -> None:
+    """Compare with tests/delivery/golden/<name>; UPDATE_GOLDEN=1 rewrites the file."""
+    path = GOLDEN / name
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    expected = path.read_text(encoding="utf-8")
+    assert text == expected, f"{name} differs (UPDATE_GOLDEN=1 to accept):\n{text}"
+
+
+IMAGE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/registry-repo-1a2b3c4d@sha256:"
+JWT_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:service-dev/jwt-secret-AbCdEf"
+
+
+def task_definition(log_level="INFO", digest="aa" * 32, jwt_arn=JWT_ARN):
+    def container(name, **extra):
+        return {
+            "name": name,
+            "image": IMAGE + digest,
+            "environment": [
+                {"name": "ENVIRONMENT", "value": "dev"},
+                {"name": "LOG_LEVEL", "value": log_level},
+            ],
+            "secrets": [{"name": "JWT_SECRET", "valueFrom": jwt_arn}],
+            **extra,
+        }
+
+    containers = [container("migrate", essential=False), container("app", essential=True)]
+    return {
+        "type": "aws:ecs/taskDefinition:TaskDefinition",
+        "name": "app-app",
+        "parent": "app",
+        "protect": False,
+        "inputs": {"family": "service-dev-app", "containerDefinitions": json.dumps(containers)},
+    }
+
+
+def role_policy(resources):
+    statements = [
+        {"Sid": "ReadAppSecrets", "Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"],
+         "Resource": resources},
+        {"Sid": "EcsExec", "Effect": "Allow", "Action": ["ssmmessages:OpenDataChannel"],
+         "Resource": "*"},
+    ]  # fmt: skip
+    return {
+        "type": "aws:iam/rolePolicy:RolePolicy",
+        "name": "app-execution-secrets",
+        "parent": "app",
+        "protect": False,
+        "inputs": {
+            "role": "app-execution-1a2b3c4d",
+            "policy": json.dumps({"Version": "2012-10-17", "Statement": statements}),
+        },
+    }
+
+
+def web_acl(limit):
+    rule = {
+        "name": "rate-limit-per-ip",
+        "priority": 1,
+        "action": {"block": {}},
+        "statement": {"rateBasedStatement": {"limit": limit, "aggregateKeyType": "IP"}},
+    }
+    return {
+        "type": "aws:wafv2/webAcl:WebAcl",
+        "name": "web-waf",
+        "parent": "web",
+        "protect": False,
+        "inputs": {"scope": "REGIONAL", "rules": [rule]},
+    }
+
+
+def listener(certificate):
+    return {
+        "type": "aws:lb/listener:Listener",
+        "name": "web-https",
+        "parent": "web",
+        "protect": False,
+        "inputs": {"port": 443, "certificateArn": certificate},
+    }
+
+
+def secret_version(value):
+    return {
+        "type": "aws:secretsmanager/secretVersion:SecretVersion",
+        "name": "secrets-jwt",
+        "parent": "secrets",
+        "protect": False,
+        "inputs": {"secretId": JWT_ARN, "secretString": value},
+    }
+
+
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
+NESTED_BASE = [
+    task_definition(),
+    role_policy([JWT_ARN]),
+    web_acl(2000),
+    listener(CERT),
+    secret_version("[secret]"),
+]
+NESTED_HEAD = [
+    task_definition(log_level="DEBUG", digest="bb" * 32),
+    role_policy([JWT_ARN, JWT_ARN.replace("jwt-secret", "redis-url")]),
+    web_acl(1000),
+    listener("[unknown]"),
+    secret_version("[secret]"),
+]
+
+
+def test_container_definitions_are_diffed_by_container_name_and_variable():
+    (change,) = diff([task_definition()], [task_definition(log_level="DEBUG")]).changed
+    assert change.keys == [
+        "containerDefinitions[migrate].environment.LOG_LEVEL",
+        "containerDefinitions[app].environment.LOG_LEVEL",
+    ]
+    assert change.replace_keys == ["containerDefinitions"], "a new task definition revision"
+    md = plandiff.render_markdown(diff([task_definition()], [task_definition(log_level="DEBUG")]))
+    assert '`containerDefinitions[app].environment.LOG_LEVEL`: `"INFO"` → `"DEBUG"`' in md
+
+
+def test_an_image_change_shows_where_the_reference_differs():
+    d = diff([task_definition()], [task_definition(digest="bb" * 32)])
+    md = plandiff.render_markdown(d)
+    line = next(x for x in md.splitlines() if "app-app" in x)
+    assert "`containerDefinitions[app].image`: `…" in line
+    assert "sha256:bbbb" in line and "sha256:aaaa" in line
+
+
+def test_container_secret_references_are_never_shown():
+    d = diff([task_definition()], [task_definition(jwt_arn=JWT_ARN + "-rotated")])
+    (change,) = d.changed
+    assert change.keys == [
+        "containerDefinitions[migrate].secrets.JWT_SECRET",
+        "containerDefinitions[app].secrets.JWT_SECRET",
+    ]
+    md = plandiff.render_markdown(d)
+    assert "rotated" not in md and "`containerDefinitions[app].secrets.JWT_SECRET`" in md
+
+
+def test_iam_policies_are_diffed_by_statement_sid():
+    d = diff([role_policy([JWT_ARN])], [role_policy([JWT_ARN, "arn:aws:secretsmanager:x"])])
+    (change,) = d.changed
+    assert change.keys == ["policy.Statement[ReadAppSecrets].Resource"]
+    assert not change.replace, "an inline policy document updates in place"
+    md = plandiff.render_markdown(d)
+    assert '`policy.Statement[ReadAppSecrets].Resource`: added `"arn:aws:secretsmanager:x"`' in md
+
+
+def test_waf_rules_are_diffed_by_rule_name():
+    (change,) = diff([web_acl(2000)], [web_acl(1000)]).changed
+    assert change.keys == ["rules[rate-limit-per-ip].statement.rateBasedStatement.limit"]
+
+
+def test_unknown_values_are_shown_as_unknown():
+    md = plandiff.render_markdown(diff([listener(CERT)], [listener("[unknown]")]))
+    assert "→ `[unknown]`" in md
+
+
+def test_nested_diff_markdown_matches_the_golden_file():
+    md = plandiff.render_markdown(diff(NESTED_BASE, NESTED_HEAD), "dev")
+    assert_golden("plandiff_nested.md", md)
+
+
+def cascade_plan(cidr):
+    """A VPC, a subnet in it and a subnet group over the subnet, wired with the mock ids the
+    offline plan would give them (logical name + identity hash)."""
+
+    def entry(type_, name, parent, **inputs):
+        return {"type": type_, "name": name, "parent": parent, "protect": False, "inputs": inputs}
+
+    def mock_id(e):
+        return f"{e['name']}-{identity_hash(e['type'], e['name'], e['inputs'])}"
+
+    vpc = entry("aws:ec2/vpc:Vpc", "network-vpc", "network", cidrBlock=cidr)
+    subnet = entry(
+        "aws:ec2/subnet:Subnet", "network-private-0", "network",
+        vpcId=mock_id(vpc), cidrBlock="10.0.128.0/20", availabilityZone="us-east-1a",
+    )  # fmt: skip
+    group = entry(
+        "aws:rds/subnetGroup:SubnetGroup", "database-subnets", "database",
+        subnetIds=[mock_id(subnet)], description="service-dev database subnets (private)",
+    )  # fmt: skip
+    cache = entry(
+        "aws:elasticache/subnetGroup:SubnetGroup", "cache-subnets", "cache",
+        subnetIds=[mock_id(subnet)], description="service-dev cache subnets (private)",
+    )  # fmt: skip
+    return [vpc, subnet, group, cache]
+
+
+def test_a_replaced_parent_replaces_dependents_through_replace_on_change_inputs_only():
+    d = diff(cascade_plan("10.0.0.0/16"), cascade_plan("10.1.0.0/16"))
+    by_name = {c.head.name: c for c in d.changed}
+    subnet = by_name["network-private-0"]
+    assert subnet.replace and subnet.replace_reasons == ["vpcId ← network-vpc replaced"]
+    assert subnet.cascaded
+    # subnet_ids of a DB / cache subnet group update in place: updated, with the cause named
+    group = by_name["database-subnets"]
+    assert not group.replace and group.causes == {"subnetIds": ["network-private-0"]}
+
+
+def test_cascade_markdown_matches_the_golden_file():
+    md = plandiff.render_markdown(
+        diff(cascade_plan("10.0.0.0/16"), cascade_plan("10.1.0.0/16")), "dev"
+    )
+    assert_golden("plandiff_cascade.md", md)

@@ -152,6 +152,20 @@ def test_preview_job_for_every_pr_uploads_the_diff_as_an_artifact():
     assert "infra.plan" in run and "--json" in run and "infra.plandiff" in run
 
 
+def test_plan_diff_prices_base_and_head_offline_and_comments_the_difference():
+    job = load("preview.yml")["jobs"]["plan-diff"]
+    run = "\n".join(s.get("run", "") for s in steps(job))
+    # head's cost tool prices both plan files the job already made: no base code runs for it
+    flat = compact(run).replace("\\", "")
+    for side in ("base", "head"):
+        assert f'-minfra.cost--stack"$stack"--plan"../out/{side}-$stack.json"--json' in flat, side
+    assert "-m infra.cost diff" in run and ">> out/comment.md" in run
+    assert "refresh-prices" not in run, "the Price List API needs credentials: never in a PR"
+    assert job["permissions"] == {"contents": "read"}, "pricing stays read-only and fork-safe"
+    cost_failure = run.index("The cost estimate failed")
+    assert "status=1" in run[run.rindex("else", 0, cost_failure) : cost_failure]
+
+
 def test_preview_jobs_with_privileges_are_limited_to_same_repository_prs():
     wf = load("preview.yml")
     for name, job in wf["jobs"].items():

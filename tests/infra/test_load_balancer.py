@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from infra.mocks import mock_id, mock_physical_name
+
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 LISTENER = "aws:lb/listener:Listener"
 
@@ -22,7 +24,7 @@ def test_with_certificate_http_redirects_to_https_and_https_forwards(prod):
     assert https["certificateArn"].startswith("arn:aws:acm:")
     (forward,) = https["defaultActions"]
     assert forward["type"] == "forward"
-    assert forward["targetGroupArn"].endswith("web-tg-mock")
+    assert forward["targetGroupArn"].endswith(f"/{mock_physical_name(prod.named('web-tg'))}")
     assert prod.outputs["serviceUrl"] == "https://api.example.com"
 
 
@@ -47,7 +49,9 @@ def test_alb_is_public_drops_invalid_headers_and_sits_in_public_subnets(any_stac
     alb = run.named("web-alb").inputs
     assert alb["dropInvalidHeaderFields"] is True
     assert alb["internal"] is False and alb["loadBalancerType"] == "application"
-    assert alb["securityGroups"] == ["network-alb-id"]
+    assert alb["securityGroups"] == [
+        mock_id(run.named("network-alb", "aws:ec2/securityGroup:SecurityGroup"))
+    ]
     assert all(s.startswith("network-public-") for s in alb["subnets"])
 
 

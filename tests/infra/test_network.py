@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.mocks import Run
+from infra.mocks import Run, mock_id
 
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
@@ -13,7 +13,11 @@ SG = "aws:ec2/securityGroup:SecurityGroup"
 
 def group_names(run: Run) -> dict[str, str]:
     """Mock ids of the security groups -> a short role name (alb, tasks, database, cache)."""
-    return {f"{r.name}-id": r.name.removeprefix("network-") for r in run.of_type(SG)}
+    return {mock_id(r): r.name.removeprefix("network-") for r in run.of_type(SG)}
+
+
+def nat_id(run: Run, index: int) -> str:
+    return mock_id(run.named(f"network-nat-{index}", "aws:ec2/natGateway:NatGateway"))
 
 
 def rules(run: Run, type_: str) -> set[tuple[str, int, int, str]]:
@@ -72,8 +76,8 @@ def test_database_and_cache_use_their_own_groups(any_stack):
     _, run = any_stack
     db = run.named("database-instance").plain_inputs()
     cache = run.named("cache-redis").plain_inputs()
-    assert db["vpcSecurityGroupIds"] == ["network-database-id"]
-    assert cache["securityGroupIds"] == ["network-cache-id"]
+    assert db["vpcSecurityGroupIds"] == [mock_id(run.named("network-database", SG))]
+    assert cache["securityGroupIds"] == [mock_id(run.named("network-cache", SG))]
 
 
 @pytest.mark.parametrize(
@@ -97,11 +101,7 @@ def test_private_subnets_route_through_their_own_az_nat_in_prod(prod):
         for r in prod.of_type("aws:ec2/route:Route")
         if r.name.startswith("network-private")
     }
-    assert routes == {
-        "network-private-0-default": "network-nat-0-id",
-        "network-private-1-default": "network-nat-1-id",
-        "network-private-2-default": "network-nat-2-id",
-    }
+    assert routes == {f"network-private-{i}-default": nat_id(prod, i) for i in range(3)}
 
 
 def test_staging_private_subnets_share_one_nat(staging):
@@ -110,7 +110,7 @@ def test_staging_private_subnets_share_one_nat(staging):
         for r in staging.of_type("aws:ec2/route:Route")
         if "natGatewayId" in r.inputs
     }
-    assert nat_ids == {"network-nat-0-id"}
+    assert nat_ids == {nat_id(staging, 0)}
 
 
 def test_subnet_cidrs_do_not_overlap_and_sit_inside_the_vpc(any_stack):

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
 from infra.components.scheduler import WORKER_COMMAND
 from infra.components.service import MIGRATE_COMMAND
+from infra.mocks import mock_id, mock_physical_name
 from tests.infra.conftest import containers, policy_statements
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
@@ -71,12 +73,13 @@ def test_schedule_runs_the_worker_task_on_the_cluster_every_minute(any_stack):
     assert s["scheduleExpression"] == "rate(1 minute)"
     assert s["state"] == "ENABLED"
     target = s["target"]
-    assert target["arn"].endswith("cluster/app-cluster-mock"), stack
+    assert target["arn"].endswith(f"cluster/{mock_physical_name(run.named('app-cluster'))}")
     ecs = target["ecsParameters"]
-    assert ecs["taskDefinitionArn"].endswith(f"task-definition/service-{stack}-worker:1")
+    assert re.search(f"task-definition/service-{stack}-worker:[0-9]+$", ecs["taskDefinitionArn"])
     assert ecs["launchType"] == "FARGATE" and ecs["taskCount"] == 1
-    assert ecs["networkConfiguration"]["securityGroups"] == ["network-tasks-id"]
-    assert target["roleArn"].endswith("role/worker-role-mock")
+    tasks_sg = run.named("network-tasks", "aws:ec2/securityGroup:SecurityGroup")
+    assert ecs["networkConfiguration"]["securityGroups"] == [mock_id(tasks_sg)]
+    assert target["roleArn"].endswith(f"role/{mock_physical_name(run.named('worker-role'))}")
 
 
 def test_schedule_expression_is_configurable(custom):
@@ -116,10 +119,12 @@ def test_scheduler_role_can_run_only_the_worker_and_pass_only_its_two_roles(any_
     ("stack", "bounds"), [("dev", (1, 2)), ("staging", (1, 3)), ("prod", (2, 10))]
 )
 def test_autoscaling_bounds_per_stack(stack_run, stack, bounds):
-    target = stack_run(stack).named("app-scaling").inputs
+    run = stack_run(stack)
+    target = run.named("app-scaling").inputs
     assert (target["minCapacity"], target["maxCapacity"]) == bounds
     assert target["scalableDimension"] == "ecs:service:DesiredCount"
-    assert target["resourceId"] == "service/app-cluster-mock/app-service-mock"
+    cluster, service = (mock_physical_name(run.named(n)) for n in ("app-cluster", "app-service"))
+    assert target["resourceId"] == f"service/{cluster}/{service}"
 
 
 def test_target_tracking_on_cpu_and_on_alb_requests_per_target(prod):
@@ -132,8 +137,9 @@ def test_target_tracking_on_cpu_and_on_alb_requests_per_target(prod):
     assert cpu == {"predefinedMetricType": "ECSServiceAverageCPUUtilization"}
     requests = policies["app-scale-requests"]["predefinedMetricSpecification"]
     assert requests["predefinedMetricType"] == "ALBRequestCountPerTarget"
+    alb, tg = (mock_physical_name(prod.named(n)) for n in ("web-alb", "web-tg"))
     assert requests["resourceLabel"] == (
-        "app/web-alb/0123456789abcdef/targetgroup/web-tg/0123456789abcdef"
+        f"app/{alb}/0123456789abcdef/targetgroup/{tg}/0123456789abcdef"
     )
 
 
@@ -237,5 +243,7 @@ def test_waf_blocks_per_ip_above_the_configured_rate(prod):
     statement = rule["statement"]["rateBasedStatement"]
     assert (statement["limit"], statement["aggregateKeyType"]) == (2000, "IP")
     association = prod.named("web-waf", "aws:wafv2/webAclAssociation:WebAclAssociation").inputs
-    assert association["resourceArn"].endswith("web-alb-mock")
-    assert association["webAclArn"].endswith("web-waf-mock")
+    alb = mock_physical_name(prod.named("web-alb"))
+    acl = mock_physical_name(prod.named("web-waf", "aws:wafv2/webAcl:WebAcl"))
+    assert association["resourceArn"].endswith(f"/{alb}")
+    assert association["webAclArn"].endswith(f"/{acl}")

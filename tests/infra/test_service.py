@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.mocks import Run
+from infra.mocks import Run, mock_id
 from tests.infra.conftest import TEST_IMAGE_TAG, containers, policy_statements
 
 SECRET_NAMES = {"DB_PASSWORD", "DB_USER", "JWT_SECRET", "REDIS_URL"}
@@ -101,7 +101,9 @@ def test_tasks_get_a_public_ip_only_without_nat(stack_run, stack, public):
     net = run.named("app-service").inputs["networkConfiguration"]
     tier = "public" if public else "private"
     assert net["assignPublicIp"] is public
-    assert net["securityGroups"] == ["network-tasks-id"]
+    assert net["securityGroups"] == [
+        mock_id(run.named("network-tasks", "aws:ec2/securityGroup:SecurityGroup"))
+    ]
     assert all(s.startswith(f"network-{tier}-") for s in net["subnets"])
 
 
