@@ -1,0 +1,369 @@
+"""The action lists the documents grant or deny, as data (the statements say where)."""
+
+# Write actions that AWS only authorises on "*" (the service defines no resource type for them,
+# per the Service Authorization Reference), and why this project needs each.
+WILDCARD_WRITE_EXCEPTIONS: dict[str, str] = {
+    "ecs:DeregisterTaskDefinition": "no resource type; task definition revisions are kept "
+    "(skip_destroy) but a replaced family is deregistered",
+    "elasticloadbalancing:SetWebAcl": "no resource type; WAFv2 association with the ALB "
+    "(prod's wafEnabled) calls it on the caller's behalf",
+    "sns:SetSubscriptionAttributes": "no resource type; the alarm e-mail subscription's attributes",
+    "sns:Unsubscribe": "no resource type; removing the alarm e-mail subscription",
+    "ssmmessages:CreateControlChannel": "no resource type; ECS Exec channels (boundary only)",
+    "ssmmessages:CreateDataChannel": "no resource type; ECS Exec channels (boundary only)",
+    "ssmmessages:OpenControlChannel": "no resource type; ECS Exec channels (boundary only)",
+    "ssmmessages:OpenDataChannel": "no resource type; ECS Exec channels (boundary only)",
+}
+
+
+# Read-only actions for `pulumi preview --refresh` of the main program: every resource type it
+# manages. Reads may use "*": most Describe/List calls have no resource type, and the values
+# that matter (state, secrets, images, key material) are scoped by statements of their own.
+READ_ACTIONS = (
+    "ec2:Describe*",
+    "ecr:DescribeRepositories",
+    "ecr:GetLifecyclePolicy",
+    "ecr:GetRepositoryPolicy",
+    "ecr:ListTagsForResource",
+    "ecr:GetAuthorizationToken",
+    "ecs:Describe*",
+    "ecs:List*",
+    "elasticloadbalancing:Describe*",
+    "rds:Describe*",
+    "rds:ListTagsForResource",
+    "elasticache:Describe*",
+    "elasticache:ListTagsForResource",
+    "secretsmanager:DescribeSecret",
+    "secretsmanager:GetResourcePolicy",
+    "secretsmanager:ListSecrets",
+    "logs:DescribeLogGroups",
+    "logs:ListTagsForResource",
+    "logs:ListTagsLogGroup",
+    "cloudwatch:DescribeAlarms",
+    "cloudwatch:ListTagsForResource",
+    "sns:GetTopicAttributes",
+    "sns:GetSubscriptionAttributes",
+    "sns:ListSubscriptionsByTopic",
+    "sns:ListTagsForResource",
+    "application-autoscaling:DescribeScalableTargets",
+    "application-autoscaling:DescribeScalingPolicies",
+    "application-autoscaling:ListTagsForResource",
+    "scheduler:GetSchedule",
+    "scheduler:ListTagsForResource",
+    "wafv2:GetWebACL",
+    "wafv2:GetWebACLForResource",
+    "wafv2:ListTagsForResource",
+    "iam:GetRole",
+    "iam:GetRolePolicy",
+    "iam:ListRolePolicies",
+    "iam:ListAttachedRolePolicies",
+    "iam:GetPolicy",
+    "iam:GetPolicyVersion",
+    "kms:DescribeKey",
+)
+# Image reads (pull and inspect), granted per repository.
+IMAGE_READ_ACTIONS = (
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:BatchGetImage",
+    "ecr:DescribeImages",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:ListImages",
+)
+IMAGE_PUSH_ACTIONS = (
+    "ecr:CompleteLayerUpload",
+    "ecr:InitiateLayerUpload",
+    "ecr:PutImage",
+    "ecr:UploadLayerPart",
+)
+# The ECS agent's managed policy, the only one the program attaches (infra/components/service.py).
+ATTACHABLE_POLICIES = ("arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",)
+# Services the program's roles are passed to.
+PASSED_TO_SERVICES = ("ecs-tasks.amazonaws.com", "scheduler.amazonaws.com")
+# Service-linked roles a first deploy in a fresh account creates.
+SERVICE_LINKED_ROLES = (
+    "ecs.amazonaws.com",
+    "ecs.application-autoscaling.amazonaws.com",
+    "elasticache.amazonaws.com",
+    "elasticloadbalancing.amazonaws.com",
+    "rds.amazonaws.com",
+)
+
+
+# The deploy roles' writes, one list per statement of deploy_policy (which scopes each to its
+# resources: roles.py).
+NETWORK_WRITE_ACTIONS = (
+    "ec2:AllocateAddress",
+    "ec2:AssociateRouteTable",
+    "ec2:AttachInternetGateway",
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateInternetGateway",
+    "ec2:CreateNatGateway",
+    "ec2:CreateRoute",
+    "ec2:CreateRouteTable",
+    "ec2:CreateSecurityGroup",
+    "ec2:CreateSubnet",
+    "ec2:CreateTags",
+    "ec2:CreateVpc",
+    "ec2:DeleteInternetGateway",
+    "ec2:DeleteNatGateway",
+    "ec2:DeleteRoute",
+    "ec2:DeleteRouteTable",
+    "ec2:DeleteSecurityGroup",
+    "ec2:DeleteSubnet",
+    "ec2:DeleteTags",
+    "ec2:DeleteVpc",
+    "ec2:DetachInternetGateway",
+    "ec2:DisassociateAddress",
+    "ec2:DisassociateRouteTable",
+    "ec2:ModifySecurityGroupRules",
+    "ec2:ModifySubnetAttribute",
+    "ec2:ModifyVpcAttribute",
+    "ec2:ReleaseAddress",
+    "ec2:ReplaceRoute",
+    "ec2:RevokeSecurityGroupEgress",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:UpdateSecurityGroupRuleDescriptionsEgress",
+    "ec2:UpdateSecurityGroupRuleDescriptionsIngress",
+)
+
+REGISTRY_WRITE_ACTIONS = (
+    "ecr:CreateRepository",
+    "ecr:DeleteLifecyclePolicy",
+    "ecr:DeleteRepository",
+    "ecr:PutImageScanningConfiguration",
+    "ecr:PutImageTagMutability",
+    "ecr:PutLifecyclePolicy",
+    "ecr:TagResource",
+    "ecr:UntagResource",
+    *IMAGE_PUSH_ACTIONS,
+)
+
+CONTAINER_WRITE_ACTIONS = (
+    "ecs:CreateCluster",
+    "ecs:CreateService",
+    "ecs:DeleteCluster",
+    "ecs:DeleteService",
+    "ecs:PutClusterCapacityProviders",
+    "ecs:RegisterTaskDefinition",
+    "ecs:TagResource",
+    "ecs:UntagResource",
+    "ecs:UpdateCluster",
+    "ecs:UpdateClusterSettings",
+    "ecs:UpdateService",
+)
+
+LOAD_BALANCER_WRITE_ACTIONS = (
+    "elasticloadbalancing:AddTags",
+    "elasticloadbalancing:CreateListener",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:DeleteListener",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:DeleteTargetGroup",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "elasticloadbalancing:ModifyTargetGroup",
+    "elasticloadbalancing:ModifyTargetGroupAttributes",
+    "elasticloadbalancing:RemoveTags",
+    "elasticloadbalancing:SetSecurityGroups",
+    "elasticloadbalancing:SetSubnets",
+)
+
+DATABASE_WRITE_ACTIONS = (
+    "rds:AddTagsToResource",
+    "rds:CreateDBInstance",
+    "rds:CreateDBParameterGroup",
+    "rds:CreateDBSnapshot",
+    "rds:CreateDBSubnetGroup",
+    "rds:DeleteDBInstance",
+    "rds:DeleteDBParameterGroup",
+    "rds:DeleteDBSubnetGroup",
+    "rds:ModifyDBInstance",
+    "rds:ModifyDBParameterGroup",
+    "rds:ModifyDBSubnetGroup",
+    "rds:RebootDBInstance",
+    "rds:RemoveTagsFromResource",
+)
+
+DATABASE_SECRET_WRITE_ACTIONS = (
+    "secretsmanager:CreateSecret",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:RotateSecret",
+    "secretsmanager:TagResource",
+)
+
+CACHE_WRITE_ACTIONS = (
+    "elasticache:AddTagsToResource",
+    "elasticache:CreateCacheCluster",
+    "elasticache:CreateCacheSubnetGroup",
+    "elasticache:CreateReplicationGroup",
+    "elasticache:DeleteCacheSubnetGroup",
+    "elasticache:DeleteReplicationGroup",
+    "elasticache:ModifyCacheSubnetGroup",
+    "elasticache:ModifyReplicationGroup",
+    "elasticache:RemoveTagsFromResource",
+)
+
+APP_SECRET_ACTIONS = (
+    "secretsmanager:CreateSecret",
+    "secretsmanager:DeleteSecret",
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:PutSecretValue",
+    "secretsmanager:TagResource",
+    "secretsmanager:UntagResource",
+    "secretsmanager:UpdateSecret",
+)
+
+LOG_GROUP_WRITE_ACTIONS = (
+    "logs:CreateLogGroup",
+    "logs:DeleteLogGroup",
+    "logs:DeleteRetentionPolicy",
+    "logs:PutRetentionPolicy",
+    "logs:TagLogGroup",
+    "logs:TagResource",
+    "logs:UntagLogGroup",
+    "logs:UntagResource",
+)
+
+ALARM_WRITE_ACTIONS = (
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:PutMetricAlarm",
+    "cloudwatch:TagResource",
+    "cloudwatch:UntagResource",
+)
+
+ALARM_TOPIC_WRITE_ACTIONS = (
+    "sns:CreateTopic",
+    "sns:DeleteTopic",
+    "sns:SetTopicAttributes",
+    "sns:Subscribe",
+    "sns:TagResource",
+    "sns:UntagResource",
+)
+
+AUTOSCALING_WRITE_ACTIONS = (
+    "application-autoscaling:DeleteScalingPolicy",
+    "application-autoscaling:DeregisterScalableTarget",
+    "application-autoscaling:PutScalingPolicy",
+    "application-autoscaling:RegisterScalableTarget",
+    "application-autoscaling:TagResource",
+    "application-autoscaling:UntagResource",
+)
+
+WAF_WRITE_ACTIONS = (
+    "wafv2:AssociateWebACL",
+    "wafv2:CreateWebACL",
+    "wafv2:DeleteWebACL",
+    "wafv2:DisassociateWebACL",
+    "wafv2:TagResource",
+    "wafv2:UntagResource",
+    "wafv2:UpdateWebACL",
+)
+
+NO_RESOURCE_TYPE_WRITE_ACTIONS = (
+    "ecs:DeregisterTaskDefinition",
+    "elasticloadbalancing:SetWebAcl",
+    "sns:SetSubscriptionAttributes",
+    "sns:Unsubscribe",
+)
+
+
+# IAM on the stack's own roles (the create itself needs the boundary: a statement of its own).
+STACK_ROLE_ACTIONS = (
+    "iam:DeleteRole",
+    "iam:DeleteRolePolicy",
+    "iam:PutRolePolicy",
+    "iam:TagRole",
+    "iam:UntagRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:UpdateRole",
+    "iam:UpdateRoleDescription",
+    "iam:ListInstanceProfilesForRole",
+)
+
+
+# ABAC guard of the deploy roles: never on a resource tagged for (or as) another stack.
+GUARDED_WRITE_ACTIONS = (
+    "application-autoscaling:*",
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:PutMetricAlarm",
+    "ec2:Create*",
+    "ec2:Delete*",
+    "ec2:Modify*",
+    "ec2:Authorize*",
+    "ec2:Revoke*",
+    "ec2:Replace*",
+    "ec2:Associate*",
+    "ec2:Disassociate*",
+    "ec2:AttachInternetGateway",
+    "ec2:DetachInternetGateway",
+    "ec2:ReleaseAddress",
+    "ecr:CompleteLayerUpload",
+    "ecr:CreateRepository",
+    "ecr:Delete*",
+    "ecr:InitiateLayerUpload",
+    "ecr:Put*",
+    "ecr:TagResource",
+    "ecr:UntagResource",
+    "ecr:UploadLayerPart",
+    "ecs:Create*",
+    "ecs:Delete*",
+    "ecs:Put*",
+    "ecs:TagResource",
+    "ecs:UntagResource",
+    "ecs:Update*",
+    "elasticache:*",
+    "elasticloadbalancing:*",
+    "logs:*",
+    "rds:*",
+    "secretsmanager:*",
+    "sns:*",
+    "wafv2:*",
+)
+
+
+# The boundary denies these outside the project's stack paths.
+IAM_WRITE_ACTIONS = (
+    "iam:Add*",
+    "iam:Attach*",
+    "iam:Create*",
+    "iam:Delete*",
+    "iam:Detach*",
+    "iam:PassRole",
+    "iam:Put*",
+    "iam:Remove*",
+    "iam:Set*",
+    "iam:Tag*",
+    "iam:Untag*",
+    "iam:Update*",
+    "iam:Upload*",
+)
+
+
+# ECS Exec from a workload's task (its SSM agent opens the channels).
+ECS_EXEC_ACTIONS = (
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+)
+
+
+KEY_ADMIN_ACTIONS = (
+    "kms:CancelKeyDeletion",
+    "kms:Create*",
+    "kms:Delete*",
+    "kms:Describe*",
+    "kms:Disable*",
+    "kms:Enable*",
+    "kms:Get*",
+    "kms:List*",
+    "kms:Put*",
+    "kms:Revoke*",
+    "kms:RotateKeyOnDemand",
+    "kms:ScheduleKeyDeletion",
+    "kms:TagResource",
+    "kms:UntagResource",
+    "kms:Update*",
+)

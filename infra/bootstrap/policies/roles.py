@@ -1,0 +1,294 @@
+"""The CI roles' identity policies: preview, preview-prod and the two deploy roles."""
+
+from __future__ import annotations
+
+from infra.bootstrap.policies.actions import (
+    ALARM_TOPIC_WRITE_ACTIONS,
+    ALARM_WRITE_ACTIONS,
+    APP_SECRET_ACTIONS,
+    ATTACHABLE_POLICIES,
+    AUTOSCALING_WRITE_ACTIONS,
+    CACHE_WRITE_ACTIONS,
+    CONTAINER_WRITE_ACTIONS,
+    DATABASE_SECRET_WRITE_ACTIONS,
+    DATABASE_WRITE_ACTIONS,
+    GUARDED_WRITE_ACTIONS,
+    IMAGE_PUSH_ACTIONS,
+    IMAGE_READ_ACTIONS,
+    LOAD_BALANCER_WRITE_ACTIONS,
+    LOG_GROUP_WRITE_ACTIONS,
+    NETWORK_WRITE_ACTIONS,
+    NO_RESOURCE_TYPE_WRITE_ACTIONS,
+    PASSED_TO_SERVICES,
+    READ_ACTIONS,
+    REGISTRY_WRITE_ACTIONS,
+    SERVICE_LINKED_ROLES,
+    STACK_ROLE_ACTIONS,
+    WAF_WRITE_ACTIONS,
+)
+from infra.bootstrap.policies.document import allow, deny, document
+from infra.bootstrap.policies.scope import ROLE_KINDS, STACK_TAG, AccountScope, KeyArns
+
+
+def _state_read(scope: AccountScope, stacks: tuple[str, ...], keys: KeyArns) -> list[dict]:
+    objects = [scope.backend_meta]
+    for stack in stacks:
+        objects += scope.state_objects(stack)
+    return [
+        # The diy backend lists prefixes to find a checkpoint's compression variant and the
+        # stack's locks; without ListBucket a missing optional object (e.g. <stack>.pulumi-tags)
+        # answers 403 instead of 404 and the CLI fails. Listing shows key names, not contents.
+        allow("ListStateBucket", ["s3:ListBucket"], scope.bucket_arn),
+        allow("ReadStackState", ["s3:GetObject"], sorted(objects)),
+        _state_key_use(scope, keys, ["kms:Decrypt"]),
+    ]
+
+
+def _state_write(scope: AccountScope, stack: str, keys: KeyArns) -> list[dict]:
+    return [
+        allow("ListStateBucket", ["s3:ListBucket"], scope.bucket_arn),
+        allow("ReadBackendMeta", ["s3:GetObject"], scope.backend_meta),
+        allow(
+            "WriteStackState",
+            ["s3:DeleteObject", "s3:GetObject", "s3:PutObject"],
+            scope.state_objects(stack, write=True),
+        ),
+        _state_key_use(scope, keys, ["kms:Decrypt", "kms:GenerateDataKey"]),
+    ]
+
+
+def _state_key_use(scope: AccountScope, keys: KeyArns, actions: list[str]) -> dict:
+    """The bucket's SSE-KMS key, usable only through S3 and only for this bucket."""
+    return allow(
+        "StateBucketEncryption",
+        actions,
+        keys.state,
+        {
+            "StringEquals": {
+                "kms:ViaService": f"s3.{scope.region}.amazonaws.com",
+                "kms:EncryptionContext:aws:s3:arn": scope.bucket_arn,
+            }
+        },
+    )
+
+
+def _reads() -> dict:
+    return allow("ReadStackResources", READ_ACTIONS, "*")
+
+
+def _image_reads(scope: AccountScope, stacks: tuple[str, ...], sid: str) -> dict:
+    """Pull and inspect images of the repositories tagged with one of ``stacks`` (repository
+    names are autonamed by the program; the provider's default tag ``stack`` says whose)."""
+    return allow(
+        sid,
+        IMAGE_READ_ACTIONS,
+        scope.arn("ecr", "repository/*"),
+        {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": sorted(stacks)}},
+    )
+
+
+def preview_policy(scope: AccountScope, keys: KeyArns) -> dict:
+    """Pull requests: read dev and staging, decrypt with the non-prod key; nothing of prod."""
+    prod = scope.prod_stack
+    return document(
+        _reads(),
+        *_state_read(scope, scope.nonprod_stacks, keys),
+        allow("DecryptNonProdStackSecrets", ["kms:Decrypt"], keys.nonprod),
+        _image_reads(scope, scope.nonprod_stacks, "InspectNonProdImages"),
+        # Explicit denies: they hold even if a broader policy is attached to this role later.
+        deny(
+            "DenyProdState",
+            ["s3:*"],
+            sorted(
+                [
+                    *scope.state_objects(prod, write=True),
+                    f"{scope.bucket_arn}/.pulumi/*/{scope.project}/{prod}.*",
+                ]
+            ),
+        ),
+        deny("DenyProdKey", ["kms:*"], keys.prod),
+        deny("DenyImagePush", [*IMAGE_PUSH_ACTIONS, "ecr:BatchDeleteImage"], "*"),
+        deny("DenyPassRole", ["iam:PassRole"], "*"),
+    )
+
+
+def preview_prod_policy(scope: AccountScope, keys: KeyArns) -> dict:
+    """The production-preview environment: read prod (state, resources, secrets key) and
+    staging's image (the digest the approval will ship); write nothing."""
+    return document(
+        _reads(),
+        *_state_read(scope, (scope.prod_stack,), keys),
+        allow("DecryptProdStackSecrets", ["kms:Decrypt"], keys.prod),
+        allow(
+            "ReadProdSecretValues",
+            ["secretsmanager:GetSecretValue"],
+            scope.arn("secretsmanager", f"secret:{scope.prefix(scope.prod_stack)}/*"),
+        ),
+        _image_reads(scope, (scope.staging_stack, scope.prod_stack), "InspectPromotedImages"),
+        deny(
+            "DenyStateWrites",
+            ["s3:DeleteObject", "s3:PutObject", "s3:PutObjectAcl"],
+            f"{scope.bucket_arn}/*",
+        ),
+        deny("DenyImagePush", [*IMAGE_PUSH_ACTIONS, "ecr:BatchDeleteImage"], "*"),
+        deny("DenyPassRole", ["iam:PassRole"], "*"),
+    )
+
+
+def deploy_policy(scope: AccountScope, keys: KeyArns, stack: str) -> dict:
+    """Deploy (and, for an ephemeral stack, destroy) ``stack``: the services infra/ manages."""
+    prefix = scope.prefix(stack)
+    key = keys.prod if stack == scope.prod_stack else keys.nonprod
+    others = sorted(s for s in scope.stacks if s != stack)
+    statements = [
+        _reads(),
+        *_state_write(scope, stack, keys),
+        allow("UseStackSecretsKey", ["kms:Decrypt", "kms:Encrypt"], key),
+        allow("Network", NETWORK_WRITE_ACTIONS, scope.arn("ec2", "*")),
+        allow("Registry", REGISTRY_WRITE_ACTIONS, scope.arn("ecr", "repository/*")),
+        _image_reads(scope, (stack,), "PullOwnImages"),
+        allow(
+            "Containers",
+            CONTAINER_WRITE_ACTIONS,
+            [
+                scope.arn("ecs", "cluster/*"),
+                scope.arn("ecs", "service/*/*"),
+                scope.arn("ecs", f"task-definition/{prefix}-*:*"),
+            ],
+        ),
+        allow(
+            "LoadBalancer",
+            LOAD_BALANCER_WRITE_ACTIONS,
+            [
+                scope.arn("elasticloadbalancing", "loadbalancer/app/*/*"),
+                scope.arn("elasticloadbalancing", "targetgroup/*/*"),
+                scope.arn("elasticloadbalancing", "listener/app/*/*/*"),
+            ],
+        ),
+        allow(
+            "Database",
+            DATABASE_WRITE_ACTIONS,
+            [
+                scope.arn("rds", "db:*"),
+                scope.arn("rds", "pg:*"),
+                scope.arn("rds", "subgrp:*"),
+                scope.arn("rds", "snapshot:*"),
+            ],
+        ),
+        allow(
+            # RDS creates and rotates the managed master password secret as the caller.
+            "DatabaseManagedSecret",
+            DATABASE_SECRET_WRITE_ACTIONS,
+            scope.arn("secretsmanager", "secret:rds!db-*"),
+        ),
+        allow(
+            "Cache",
+            CACHE_WRITE_ACTIONS,
+            [
+                scope.arn("elasticache", f"replicationgroup:{prefix}-*"),
+                scope.arn("elasticache", f"cluster:{prefix}-*"),
+                scope.arn("elasticache", "subnetgroup:*"),
+                scope.arn("elasticache", "parametergroup:*"),
+            ],
+        ),
+        allow("AppSecrets", APP_SECRET_ACTIONS, scope.arn("secretsmanager", f"secret:{prefix}/*")),
+        allow(
+            "Logs",
+            LOG_GROUP_WRITE_ACTIONS,
+            [
+                scope.arn("logs", f"log-group:/ecs/{prefix}"),
+                scope.arn("logs", f"log-group:/ecs/{prefix}:*"),
+            ],
+        ),
+        allow(
+            # The program's alarms, and those target tracking creates on the caller's behalf.
+            "Alarms",
+            ALARM_WRITE_ACTIONS,
+            scope.arn("cloudwatch", "alarm:*"),
+        ),
+        allow("AlarmTopic", ALARM_TOPIC_WRITE_ACTIONS, scope.arn("sns", "*")),
+        allow(
+            "Autoscaling",
+            AUTOSCALING_WRITE_ACTIONS,
+            scope.arn("application-autoscaling", "scalable-target/*"),
+        ),
+        allow(
+            "WorkerSchedule",
+            ["scheduler:CreateSchedule", "scheduler:DeleteSchedule", "scheduler:UpdateSchedule"],
+            scope.arn("scheduler", "schedule/default/*"),
+        ),
+        allow(
+            "Waf",
+            WAF_WRITE_ACTIONS,
+            [
+                scope.arn("wafv2", "regional/webacl/*/*"),
+                scope.arn("elasticloadbalancing", "loadbalancer/app/*/*"),
+            ],
+        ),
+        allow("NoResourceTypeWrites", NO_RESOURCE_TYPE_WRITE_ACTIONS, "*"),
+        *_iam_statements(scope, stack),
+        # ABAC guard: never change a resource that carries another stack's tag, never tag a
+        # resource as another stack's (autonamed resources have no stack prefix to scope by).
+        deny(
+            "DenyOtherStacksResources",
+            GUARDED_WRITE_ACTIONS,
+            "*",
+            {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": others}},
+        ),
+        deny(
+            "DenyTaggingAsOtherStack",
+            GUARDED_WRITE_ACTIONS,
+            "*",
+            {"StringEquals": {f"aws:RequestTag/{STACK_TAG}": others}},
+        ),
+    ]
+    if stack == scope.prod_stack:
+        # Promotion copies staging's digest into prod's repository (pull only).
+        statements.insert(3, _image_reads(scope, (scope.staging_stack,), "PullStagingImages"))
+    return document(*statements)
+
+
+def _iam_statements(scope: AccountScope, stack: str) -> list[dict]:
+    roles = scope.workload_role_arns(stack)
+    boundary = {"StringEquals": {"iam:PermissionsBoundary": scope.boundary_arn}}
+    return [
+        allow("CreateStackRolesWithBoundary", ["iam:CreateRole"], roles, boundary),
+        allow("ManageStackRoles", STACK_ROLE_ACTIONS, roles),
+        allow(
+            "AttachOnlyTheEcsExecutionPolicy",
+            ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
+            roles,
+            {"ArnEquals": {"iam:PolicyARN": list(ATTACHABLE_POLICIES)}},
+        ),
+        allow(
+            "PassStackRolesToEcsAndScheduler",
+            ["iam:PassRole"],
+            roles,
+            {"StringEquals": {"iam:PassedToService": list(PASSED_TO_SERVICES)}},
+        ),
+        allow(
+            "CreateServiceLinkedRoles",
+            ["iam:CreateServiceLinkedRole"],
+            f"arn:{scope.partition}:iam::{scope.account_id}:role/aws-service-role/*",
+            {"StringEquals": {"iam:AWSServiceName": list(SERVICE_LINKED_ROLES)}},
+        ),
+        deny(
+            "NeverWithoutTheBoundary",
+            ["iam:CreateRole", "iam:PutRolePermissionsBoundary"],
+            "*",
+            {"StringNotEquals": {"iam:PermissionsBoundary": scope.boundary_arn}},
+        ),
+        deny("NeverRemoveTheBoundary", ["iam:DeleteRolePermissionsBoundary"], "*"),
+    ]
+
+
+def role_policy(scope: AccountScope, keys: KeyArns, kind: str) -> dict:
+    if kind == "preview":
+        return preview_policy(scope, keys)
+    if kind == "preview-prod":
+        return preview_prod_policy(scope, keys)
+    if kind == "deploy-staging":
+        return deploy_policy(scope, keys, scope.staging_stack)
+    if kind == "deploy-prod":
+        return deploy_policy(scope, keys, scope.prod_stack)
+    raise ValueError(f"unknown role kind {kind!r}; expected one of {', '.join(ROLE_KINDS)}")

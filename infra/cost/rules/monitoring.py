@@ -1,0 +1,57 @@
+"""Monitoring: CloudWatch alarms and log groups."""
+
+from __future__ import annotations
+
+from infra.cost.context import Context, Item, line_item
+
+
+def rule_metric_alarm(ctx: Context, r: dict) -> list[Item]:
+    inputs = r["inputs"]
+    queries = inputs.get("metricQueries") or []
+    metrics = [q for q in queries if q.get("metric")] if queries else [inputs]
+    periods = (
+        [(q.get("metric") or q).get("period", 60) for q in metrics]
+        if queries
+        else [inputs.get("period", 60)]
+    )
+    high_res = any(int(p or 60) < 60 for p in periods)
+    key = "alarm_high_resolution_metric_month" if high_res else "alarm_metric_month"
+    what = "high-resolution" if high_res else "standard"
+    return [
+        line_item(
+            r,
+            f"CloudWatch alarm ({what})",
+            len(metrics) or 1,
+            "alarm metric-month",
+            ctx.price("cloudwatch", key),
+            f"{len(metrics) or 1} metric(s) in the alarm",
+        ),
+    ]
+
+
+def rule_log_group(ctx: Context, r: dict) -> list[Item]:
+    groups = ctx.of_type(r["type"])
+    gb = ctx.assumptions["log_gb_per_month"] / len(groups)
+    retention = r["inputs"].get("retentionInDays")
+    kept_days = float(retention) if retention else 365.0
+    stored = gb * kept_days / (ctx.hours / 24)
+    share = f", split over {len(groups)} log groups" if len(groups) > 1 else ""
+    keep = f"{retention} days retention" if retention else "no retention: a year's logs assumed"
+    return [
+        line_item(
+            r,
+            "CloudWatch Logs ingestion",
+            gb,
+            "GB",
+            ctx.price("cloudwatch", "logs_ingest_gb"),
+            f"log_gb_per_month{share}",
+        ),
+        line_item(
+            r,
+            "CloudWatch Logs storage",
+            stored,
+            "GB-month",
+            ctx.price("cloudwatch", "logs_storage_gb_month"),
+            f"steady state with {keep} (uncompressed: an upper bound)",
+        ),
+    ]
