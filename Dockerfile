@@ -58,6 +58,13 @@ RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
         --shell /usr/sbin/nologin app \
     && install --directory --owner=10001 --group=10001 --mode=0755 /app
 
+# The RDS CA bundle, pinned by checksum: the task verifies PostgreSQL's certificate against it and
+# its endpoint name (DB_SSL=verify-full, DB_SSL_ROOT_CERT; infra/components/service.py). The build
+# fails if AWS republishes the bundle: check the new one (README "Verified TLS to PostgreSQL") and
+# update the checksum. Root-owned and read-only.
+ADD --checksum=sha256:e5bb2084ccf45087bda1c9bffdea0eb15ee67f0b91646106e466714f9de3c7e3 --chmod=0444 \
+    https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem /etc/ssl/rds/global-bundle.pem
+
 # /app is writable only so that `docker run` without DATABASE_URL can create its SQLite file;
 # on AWS the database is PostgreSQL and the root filesystem may be read-only.
 WORKDIR /app

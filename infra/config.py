@@ -144,6 +144,7 @@ class StackConfig:
     vpc_cidr: str
     availability_zones: tuple[str, ...]
     nat_gateways: str
+    interface_endpoints: bool
     # image / task
     image_tag: str
     image_ref: str | None  # set: run this ECR digest, build nothing (promotion, rollback)
@@ -535,6 +536,7 @@ class _Reader:
             vpc_cidr=str(network),
             availability_zones=tuple(azs),
             nat_gateways=self.choice("natGateways", "single", NAT_MODES),
+            interface_endpoints=self.boolean("interfaceEndpoints", False),
             image_tag=self._image_tag(),
             image_ref=self._image_ref(region),
             cpu_architecture=self.choice("cpuArchitecture", "X86_64", tuple(CPU_ARCHITECTURES)),

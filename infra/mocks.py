@@ -5,8 +5,11 @@ engine records every resource registration (type, logical name, parent, protect,
 inputs exactly as a provider would receive them, secrets still wrapped) and answers with
 deterministic fake outputs (ids, ARNs, endpoints, an image digest) so the program runs to the end.
 
-Every fake id, ARN and generated name carries the resource's identity: its logical name plus a
-short hash of its replace-on-change inputs (``infra.replacement``). Change an input that replaces
+Every fake id, ARN and generated name carries the resource's identity: a short hash of its
+logical name and replace-on-change inputs (``infra.replacement``). They are shaped like AWS's:
+EC2 ids with AWS's prefixes (``vpc-1a2b3c4d``, ``subnet-``, ``sg-``, ``rtb-``, ``vpce-`` ...; other
+ids are ``<logical name>-<hash>``), ARNs with the service, region and account where AWS puts them
+(IAM: global, ``arn:aws:iam::<account>:role/<path><name>``). Change an input that replaces
 a resource and it hands its dependents new values, so the replacement cascades through the plan
 as it would through the engine; ``infra.plandiff`` recomputes the same hashes from plan files to
 name the replaced resource behind each cascaded change.
@@ -54,6 +57,7 @@ class Recorded:
     ignore_changes: list[str] = field(default_factory=list)
     custom_timeouts: dict[str, str] = field(default_factory=dict)
     dependencies: list[str] = field(default_factory=list)
+    delete_before_replace: bool = False
     parent: str | None = None  # logical name of the parent component, None for the stack
 
     def plain_inputs(self) -> dict[str, Any]:
@@ -144,15 +148,101 @@ def physical_name(name: str, inputs: Mapping[str, Any], identity: str) -> str:
     return f"{name}-{identity}"
 
 
+# EC2 resources get AWS-style ids: the prefix AWS uses and the identity hash as the 8 hex digits
+# of the classic id format (``vpc-1a2b3c4d``), so a replacement still hands out a new id.
+ID_PREFIXES: dict[str, str] = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/securityGroup:SecurityGroup": "sg",
+    "aws:ec2/routeTable:RouteTable": "rtb",
+    "aws:ec2/internetGateway:InternetGateway": "igw",
+    "aws:ec2/natGateway:NatGateway": "nat",
+    "aws:ec2/eip:Eip": "eipalloc",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr",
+}
+# The ARN resource part of EC2 resources, by type (arn:aws:ec2:<region>:<account>:<kind>/<id>).
+_EC2_ARN_KINDS: dict[str, str] = {
+    "aws:ec2/vpc:Vpc": "vpc",
+    "aws:ec2/subnet:Subnet": "subnet",
+    "aws:ec2/securityGroup:SecurityGroup": "security-group",
+    "aws:ec2/routeTable:RouteTable": "route-table",
+    "aws:ec2/internetGateway:InternetGateway": "internet-gateway",
+    "aws:ec2/natGateway:NatGateway": "natgateway",
+    "aws:ec2/eip:Eip": "elastic-ip",
+    "aws:ec2/vpcEndpoint:VpcEndpoint": "vpc-endpoint",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "security-group-rule",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "security-group-rule",
+}
+# Pulumi module -> the service namespace AWS writes in ARNs, where they differ.
+_ARN_SERVICES = {
+    "lb": "elasticloadbalancing",
+    "vpc": "ec2",
+    "appautoscaling": "application-autoscaling",
+}
+LB_ID = "0123456789abcdef"
+
+
+def resource_id(rtype: str, name: str, identity: str) -> str:
+    """The id the mocks give a resource: ``<aws prefix>-<hash>`` for EC2 resources (``vpc-``,
+    ``subnet-``, ``sg-`` ...), ``<logical name>-<hash>`` otherwise."""
+    prefix = ID_PREFIXES.get(rtype)
+    return f"{prefix}-{identity}" if prefix else f"{name}-{identity}"
+
+
 def mock_id(resource: Recorded) -> str:
     """The id the mocks gave ``resource`` (what its dependents received as ``.id``)."""
-    return f"{resource.name}-{mock_identity(resource.type, resource.name, resource.inputs)}"
+    identity = mock_identity(resource.type, resource.name, resource.inputs)
+    return resource_id(resource.type, resource.name, identity)
 
 
 def mock_physical_name(resource: Recorded) -> str:
     """The generated physical name of ``resource`` (what dependents received as ``.name``)."""
     inputs = resource.inputs
     return physical_name(resource.name, inputs, mock_identity(resource.type, resource.name, inputs))
+
+
+def mock_arn(
+    rtype: str, physical: str, rid: str, identity: str, inputs: Mapping[str, Any], region: str
+) -> str:
+    """The ARN AWS would give the resource: service, region and account where AWS puts them
+    (IAM is global: no region), the resource part in the service's own format."""
+    account = ACCOUNT
+    module = rtype.split(":")[1].split("/")[0] if ":" in rtype else "mock"
+    service = _ARN_SERVICES.get(module, module)
+    regional = f"arn:aws:{service}:{region}:{account}"
+    if module == "iam":  # global: no region
+        kind = rtype.rsplit(":", 1)[-1].lower()
+        return f"arn:aws:iam::{account}:{kind}{inputs.get('path') or '/'}{physical}"
+    if rtype in _EC2_ARN_KINDS:
+        return f"arn:aws:ec2:{region}:{account}:{_EC2_ARN_KINDS[rtype]}/{rid}"
+    cluster = str(inputs.get("cluster") or "").rsplit("/", 1)[-1]
+    formats = {
+        "aws:cloudwatch/logGroup:LogGroup": f"arn:aws:logs:{region}:{account}:log-group:{physical}",
+        "aws:cloudwatch/metricAlarm:MetricAlarm": f"{regional}:alarm:{physical}",
+        "aws:sns/topic:Topic": f"{regional}:{physical}",
+        "aws:ecr/repository:Repository": f"{regional}:repository/{physical}",
+        "aws:ecs/cluster:Cluster": f"{regional}:cluster/{physical}",
+        "aws:ecs/service:Service": f"{regional}:service/{cluster}/{physical}",
+        "aws:lb/loadBalancer:LoadBalancer": f"{regional}:loadbalancer/app/{physical}/{LB_ID}",
+        "aws:lb/targetGroup:TargetGroup": f"{regional}:targetgroup/{physical}/{LB_ID}",
+        "aws:lb/listener:Listener": f"{regional}:listener/app/"
+        + str(inputs.get("loadBalancerArn") or "lb/x").split("loadbalancer/app/", 1)[-1]
+        + f"/{identity}",
+        "aws:rds/instance:Instance": f"{regional}:db:{inputs.get('identifier') or physical}",
+        "aws:rds/subnetGroup:SubnetGroup": f"{regional}:subgrp:{physical}",
+        "aws:rds/parameterGroup:ParameterGroup": f"{regional}:pg:{physical}",
+        "aws:elasticache/replicationGroup:ReplicationGroup": f"{regional}:replicationgroup:"
+        f"{inputs.get('replicationGroupId', physical)}",
+        "aws:elasticache/subnetGroup:SubnetGroup": f"{regional}:subnetgroup:{physical}",
+        "aws:scheduler/schedule:Schedule": f"{regional}:schedule/default/{physical}",
+        "aws:wafv2/webAcl:WebAcl": f"{regional}:regional/webacl/{physical}/{identity}",
+        "aws:secretsmanager/secret:Secret": f"{regional}:secret:{physical}-AbCdEf",
+    }
+    kind = rtype.rsplit(":", 1)[-1]
+    return formats.get(rtype, f"{regional}:{kind.lower()}/{physical}")
 
 
 class InfraMocks(pulumi.runtime.Mocks):
@@ -172,13 +262,12 @@ class InfraMocks(pulumi.runtime.Mocks):
         if self.preview:
             return "", inputs
         identity = mock_identity(typ, name, inputs)
-        service = typ.split(":")[1].split("/")[0] if ":" in typ else "mock"
-        kind = typ.rsplit(":", 1)[-1]
         physical = physical_name(name, inputs, identity)
+        rid = resource_id(typ, name, identity)
         state: dict[str, Any] = {
             **inputs,
             "name": physical,
-            "arn": f"arn:aws:{service}:{self.region}:{ACCOUNT}:{kind.lower()}/{physical}",
+            "arn": mock_arn(typ, physical, rid, identity, inputs, self.region),
             "tagsAll": inputs.get("tags") or {},
         }
         extra: dict[str, Callable[[], dict[str, Any]]] = {
@@ -203,11 +292,11 @@ class InfraMocks(pulumi.runtime.Mocks):
             },
             "aws:lb/loadBalancer:LoadBalancer": lambda: {
                 "dnsName": f"{physical}-1234567890.{self.region}.elb.amazonaws.com",
-                "arnSuffix": f"app/{physical}/0123456789abcdef",
+                "arnSuffix": f"app/{physical}/{LB_ID}",
                 "zoneId": "Z35SXDOTRQ7X7K",
             },
             "aws:lb/targetGroup:TargetGroup": lambda: {
-                "arnSuffix": f"targetgroup/{physical}/0123456789abcdef",
+                "arnSuffix": f"targetgroup/{physical}/{LB_ID}",
             },
             # Replacing a task definition registers a new revision of the same family.
             "aws:ecs/taskDefinition:TaskDefinition": lambda: {
@@ -215,23 +304,21 @@ class InfraMocks(pulumi.runtime.Mocks):
                 f"{inputs.get('family', name)}:{revision(identity)}",
                 "revision": revision(identity),
             },
-            "aws:ecs/cluster:Cluster": lambda: {
-                "arn": f"arn:aws:ecs:{self.region}:{ACCOUNT}:cluster/{physical}",
-            },
             "aws:ec2/vpc:Vpc": lambda: {"cidrBlock": inputs.get("cidrBlock")},
-            "aws:secretsmanager/secret:Secret": lambda: {
-                "arn": f"arn:aws:secretsmanager:{self.region}:{ACCOUNT}:secret:{physical}-AbCdEf",
-            },
         }
         if typ in extra:
             state.update(extra[typ]())
+        if typ == "random:index/randomId:RandomId":
+            # A regenerated id (any input changed) is a new value, as with the provider.
+            length = int(inputs.get("byteLength", 4))
+            state["hex"] = hashlib.sha256(f"{name}{identity}".encode()).hexdigest()[: 2 * length]
         if typ == "random:index/randomPassword:RandomPassword":
             # Secrets in mock state must be wrapped the way the engine would return them; a
             # replaced password is a new value.
             state["result"] = rpc.wrap_rpc_secret(
                 f"mock{name.replace('-', '')}{identity}" + "x" * 32
             )
-        return f"{name}-{identity}", state
+        return rid, state
 
     def _rds_instance(self, inputs: dict[str, Any], identity: str) -> dict[str, Any]:
         # identifier_prefix: RDS gets a generated identifier, so a replacement has a new address
@@ -314,6 +401,7 @@ class RecordingMonitor(MockMonitor):
                         if getattr(request.customTimeouts, op)
                     },
                     dependencies=list(request.dependencies),
+                    delete_before_replace=bool(request.deleteBeforeReplace),
                 )
             )
         return response

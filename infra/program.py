@@ -51,6 +51,8 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             cidr=cfg.vpc_cidr,
             availability_zones=cfg.availability_zones,
             nat_gateways=cfg.nat_gateways,
+            region=cfg.region,
+            interface_endpoints=cfg.interface_endpoints,
         ),
         opts,
     )
@@ -92,6 +94,7 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             skip_final_snapshot=cfg.ephemeral,
             apply_immediately=not cfg.protect,
             protect=cfg.protect,
+            log_retention_days=cfg.log_retention_days,
         ),
         opts,
     )

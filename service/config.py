@@ -1,5 +1,6 @@
 """Runtime settings, read from the environment (no prefix) by pydantic-settings."""
 
+import ipaddress
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -45,7 +46,12 @@ class Settings(BaseSettings):
     db_password: SecretStr | None = None
     # ARN of the RDS-managed master secret: the password is re-read from it after a rotation.
     db_password_secret_arn: str | None = None
+    # TLS to PostgreSQL. verify-full: the server's certificate must chain to DB_SSL_ROOT_CERT (the
+    # RDS CA bundle in the image) and name DB_HOST; the only mode accepted outside local.
+    # require/prefer encrypt without verifying anything: local experiments only.
     db_ssl: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    # CA bundle (PEM) for verify-ca/verify-full; unset: the system trust store.
+    db_ssl_root_cert: str | None = None
     db_pool_size: int = Field(default=5, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
@@ -111,12 +117,35 @@ class Settings(BaseSettings):
             )
         if self.environment != "local" and len(self.jwt_secret.get_secret_value()) < 32:
             raise ConfigError("JWT_SECRET must be at least 32 characters outside local.")
+        if (
+            self.environment != "local"
+            and not self.is_sqlite
+            and not self.database_on_this_host
+            and self.db_ssl != "verify-full"
+        ):
+            raise ConfigError(
+                f"DB_SSL={self.db_ssl or '(unset)'} leaves PostgreSQL traffic unverified but "
+                f"ENVIRONMENT={self.environment!r}; set DB_SSL=verify-full (and "
+                "DB_SSL_ROOT_CERT to the CA bundle). require/prefer/disable are for local only."
+            )
         if self.environment != "local" and self.webhook_allow_loopback:
             raise ConfigError(
                 f"WEBHOOK_ALLOW_LOOPBACK is only for tests and local development but "
                 f"ENVIRONMENT={self.environment!r}; unset it."
             )
         return self
+
+    @property
+    def database_on_this_host(self) -> bool:
+        """PostgreSQL over loopback or a Unix socket: the traffic never crosses a network, so an
+        unverified connection exposes nothing (benchmarks and tests run ENVIRONMENT=dev so)."""
+        host = self.database_url.host
+        if not host or host == "localhost" or host.startswith("/"):
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     @cached_property
     def database_url(self) -> URL:

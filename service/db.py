@@ -1,5 +1,6 @@
 """Async engine, session factory and the declarative base shared by every domain."""
 
+import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -54,8 +55,9 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     connect_args: dict[str, Any] = {"command_timeout": settings.db_command_timeout, "timeout": 5}
-    if settings.db_ssl and settings.db_ssl != "disable":
-        connect_args["ssl"] = settings.db_ssl
+    tls = ssl_mode(settings)
+    if tls is not None:
+        connect_args["ssl"] = tls
     rotating_password = _rotating_password(settings)
     if rotating_password is not None:
         url = url.set(password=None)
@@ -73,6 +75,27 @@ def create_engine(settings: Settings) -> AsyncEngine:
         refresh_password_on_auth_failure(engine, rotating_password)
     event.listen(engine.sync_engine, "handle_error", _outage_is_disconnect)
     return engine
+
+
+def ssl_mode(settings: Settings) -> ssl.SSLContext | str | None:
+    """asyncpg's ``ssl`` argument for ``DB_SSL``.
+
+    ``verify-full`` and ``verify-ca`` build the context here, from ``DB_SSL_ROOT_CERT`` (the RDS CA
+    bundle in the image; unset: the system trust store), so what is verified does not depend on
+    libpq-style defaults (``~/.postgresql/root.crt``): the certificate must chain to that CA
+    (CERT_REQUIRED) and, for verify-full, name the host connected to (check_hostname).
+    ``prefer``/``require`` pass through (encrypted, unverified: local only, see Settings).
+    """
+    mode = settings.db_ssl
+    if mode is None or mode == "disable":
+        return None
+    if mode not in ("verify-ca", "verify-full"):
+        return mode
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH, cafile=settings.db_ssl_root_cert)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = mode == "verify-full"
+    context.verify_mode = ssl.CERT_REQUIRED
+    return context
 
 
 # SQLSTATEs that mean "the server is gone or will not take us now", not "this statement is wrong":

@@ -72,7 +72,13 @@ class Cache(pulumi.ComponentResource):
             snapshot_retention_limit=7 if args.protect else 0,
             apply_immediately=args.apply_immediately,
             auto_minor_version_upgrade=True,
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                # The replication group id is fixed: the old group must go before its replacement
+                # can take the name (else the create fails with ReplicationGroupAlreadyExists).
+                delete_before_replace=True,
+            ),
         )
         url = pulumi.Output.format(
             "rediss://:{0}@{1}:{2}/0",

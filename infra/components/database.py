@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
 from infra.components.network import POSTGRES_PORT
 
@@ -28,6 +29,18 @@ class DatabaseArgs:
     skip_final_snapshot: bool
     apply_immediately: bool
     protect: bool = False
+    log_retention_days: int = 30
+
+    @property
+    def identifier(self) -> str:
+        """Fixed, so the ``postgresql`` log group's name is known before the instance exists."""
+        return f"{self.prefix}-db"
+
+    @property
+    def major_version_only(self) -> bool:
+        """``"16"`` (RDS picks the minor and upgrades it): a change to ``"17"`` is a major upgrade
+        the instance must be allowed to make in place."""
+        return "." not in self.engine_version
 
 
 class Database(pulumi.ComponentResource):
@@ -61,9 +74,32 @@ class Database(pulumi.ComponentResource):
             ],
             opts=child,
         )
+        # The final snapshot's name must be new at every deletion: a replacement or a second
+        # stack's destroy would otherwise fail on "DBSnapshotAlreadyExists". The suffix is kept in
+        # state and regenerated whenever an input that replaces the instance changes.
+        snapshot_suffix = random.RandomId(
+            f"{name}-final-snapshot-suffix",
+            byte_length=4,
+            keepers={
+                "identifier": args.identifier,
+                "engine": "postgres",
+                "dbName": args.db_name,
+                "username": args.username,
+                "storageEncrypted": "true",
+            },
+            opts=child,
+        )
+        # RDS creates /aws/rds/instance/<id>/postgresql without retention when it first exports
+        # to it; created here first (the instance depends on it), it is ours and expires.
+        self.log_group = aws.cloudwatch.LogGroup(
+            f"{name}-postgresql-logs",
+            name=f"/aws/rds/instance/{args.identifier}/postgresql",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
         self.instance = aws.rds.Instance(
             f"{name}-instance",
-            identifier_prefix=f"{args.prefix}-",
+            identifier=args.identifier,
             engine="postgres",
             engine_version=args.engine_version,
             instance_class=args.instance_class,
@@ -83,16 +119,29 @@ class Database(pulumi.ComponentResource):
             backup_retention_period=args.backup_retention_days,
             copy_tags_to_snapshot=True,
             auto_minor_version_upgrade=True,
+            allow_major_version_upgrade=args.major_version_only,
             deletion_protection=args.deletion_protection,
             skip_final_snapshot=args.skip_final_snapshot,
             final_snapshot_identifier=(
-                None if args.skip_final_snapshot else f"{args.prefix}-db-final-snapshot"
+                None
+                if args.skip_final_snapshot
+                else pulumi.Output.concat(args.identifier, "-final-", snapshot_suffix.hex)
             ),
             delete_automated_backups=args.skip_final_snapshot,
             apply_immediately=args.apply_immediately,
             performance_insights_enabled=False,
             enabled_cloudwatch_logs_exports=["postgresql"],
-            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                protect=args.protect,
+                depends_on=[self.log_group],
+                # The identifier is fixed: a replacement must delete the old instance (after its
+                # final snapshot) before creating the new one, or the create fails on the name.
+                delete_before_replace=True,
+                # Stacks created before issue 20 have a generated identifier (identifier_prefix);
+                # see README "RDS identifier" for the in-place rename that adopts the fixed one.
+                ignore_changes=["identifier_prefix"],
+            ),
         )
         self.address = self.instance.address
         self.port = self.instance.port

@@ -12,7 +12,11 @@ import pulumi_aws as aws
 APP_PORT = 8000
 POSTGRES_PORT = 5432
 REDIS_PORT = 6379
+HTTPS_PORT = 443
 ANYWHERE = "0.0.0.0/0"
+# What a task reaches AWS for: image manifests and auth (ecr.api), layers' signed URLs
+# (ecr.dkr; the layers themselves come from S3), awslogs, and valueFrom secrets at start.
+INTERFACE_ENDPOINT_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,10 @@ class NetworkArgs:
     cidr: str
     availability_zones: Sequence[str]
     nat_gateways: str  # "none" | "single" | "per-az"
+    region: str = "us-east-1"
+    # Interface endpoints for ECR, Logs and Secrets Manager: the task start-up traffic stays off
+    # the NAT gateways (and works without them). The S3 gateway endpoint is always there.
+    interface_endpoints: bool = False
 
 
 def subnet_cidrs(cidr: str, count: int) -> tuple[list[str], list[str]]:
@@ -69,6 +77,7 @@ class Network(pulumi.ComponentResource):
 
         self.public_subnets: list[aws.ec2.Subnet] = []
         self.private_subnets: list[aws.ec2.Subnet] = []
+        private_rts: list[aws.ec2.RouteTable] = []
         nat_ids: list[pulumi.Output[str]] = []
         for i, az in enumerate(azs):
             public = aws.ec2.Subnet(
@@ -125,11 +134,28 @@ class Network(pulumi.ComponentResource):
                 f"{name}-private-{i}", subnet_id=private.id, route_table_id=rt.id, opts=child
             )
             self.private_subnets.append(private)
+            private_rts.append(rt)
 
         self.vpc_id = self.vpc.id
         self.public_subnet_ids = [s.id for s in self.public_subnets]
         self.private_subnet_ids = [s.id for s in self.private_subnets]
         self.has_nat = bool(nat_ids)
+
+        # S3 gateway endpoint (no charge): ECR serves image layers from S3, so a task start pulls
+        # them through here instead of through a NAT gateway. Without NAT the tasks run in the
+        # public subnets: their route table gets it too.
+        gateway_rts = [rt.id for rt in private_rts]
+        if not nat_ids:
+            gateway_rts.append(public_rt.id)
+        self.s3_endpoint = aws.ec2.VpcEndpoint(
+            f"{name}-s3",
+            vpc_id=self.vpc.id,
+            service_name=f"com.amazonaws.{args.region}.s3",
+            vpc_endpoint_type="Gateway",
+            route_table_ids=gateway_rts,
+            tags={"Name": f"{name}-s3"},
+            opts=child,
+        )
 
         # ---- security groups ------------------------------------------------------------------
         def group(key: str, description: str) -> aws.ec2.SecurityGroup:
@@ -146,6 +172,11 @@ class Network(pulumi.ComponentResource):
         self.task_sg = group("tasks", "Service, migration and worker tasks")
         self.db_sg = group("database", "PostgreSQL: from service tasks only")
         self.cache_sg = group("cache", "Redis: from service tasks only")
+        self.endpoint_sg = (
+            group("endpoints", "AWS interface endpoints: HTTPS from service tasks only")
+            if args.interface_endpoints
+            else None
+        )
 
         def ingress(rule: str, sg, port: int, description: str, *, cidr=None, source=None):
             aws.vpc.SecurityGroupIngressRule(
@@ -178,12 +209,41 @@ class Network(pulumi.ComponentResource):
         egress("alb-to-tasks", self.alb_sg, APP_PORT, "To service tasks", target=self.task_sg)
 
         ingress("tasks-from-alb", self.task_sg, APP_PORT, "From the ALB", source=self.alb_sg)
-        egress("tasks-https-out", self.task_sg, 443, "ECR, Secrets Manager, Logs", cidr=ANYWHERE)
+        egress(
+            "tasks-https-out",
+            self.task_sg,
+            HTTPS_PORT,
+            "ECR, Secrets Manager, Logs",
+            cidr=ANYWHERE,
+        )
         egress("tasks-to-db", self.task_sg, POSTGRES_PORT, "To PostgreSQL", target=self.db_sg)
         egress("tasks-to-cache", self.task_sg, REDIS_PORT, "To Redis", target=self.cache_sg)
 
         ingress("db-from-tasks", self.db_sg, POSTGRES_PORT, "From tasks", source=self.task_sg)
         ingress("cache-from-tasks", self.cache_sg, REDIS_PORT, "From tasks", source=self.task_sg)
+
+        self.interface_endpoints: dict[str, aws.ec2.VpcEndpoint] = {}
+        if self.endpoint_sg is not None:
+            ingress(
+                "endpoints-from-tasks",
+                self.endpoint_sg,
+                HTTPS_PORT,
+                "HTTPS from tasks",
+                source=self.task_sg,
+            )
+            for service in INTERFACE_ENDPOINT_SERVICES:
+                key = service.replace(".", "-")
+                self.interface_endpoints[service] = aws.ec2.VpcEndpoint(
+                    f"{name}-{key}",
+                    vpc_id=self.vpc.id,
+                    service_name=f"com.amazonaws.{args.region}.{service}",
+                    vpc_endpoint_type="Interface",
+                    private_dns_enabled=True,
+                    subnet_ids=self.private_subnet_ids,
+                    security_group_ids=[self.endpoint_sg.id],
+                    tags={"Name": f"{name}-{key}"},
+                    opts=child,
+                )
 
         self.register_outputs(
             {

@@ -111,6 +111,7 @@ class Scheduler(pulumi.ComponentResource):
                     maximum_event_age_in_seconds=60,
                 ),
             ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[run_task]),
+            # The worker task uses the service's roles: wait for their policies too.
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[run_task, *svc.role_policies]),
         )
         self.register_outputs({"taskDefinition": self.task_definition.family})

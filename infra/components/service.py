@@ -14,6 +14,11 @@ MIGRATE_COMMAND = ["python", "-m", "service.migrate"]
 APP_CONTAINER = "app"
 MIGRATE_CONTAINER = "migrate"
 ECS_TASKS = "ecs-tasks.amazonaws.com"
+# The RDS CA bundle the image carries (Dockerfile: ADD --checksum=... global-bundle.pem): the task
+# verifies the database's certificate against it and its endpoint name (DB_SSL=verify-full).
+RDS_CA_BUNDLE = "/etc/ssl/rds/global-bundle.pem"
+# The one writable place of a read-only container: a task volume (Fargate ephemeral storage).
+TMP_VOLUME = "tmp"
 EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 
 
@@ -74,6 +79,29 @@ def assume_role(service: str, condition: dict | None = None) -> pulumi.Output[st
     return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": [statement]})
 
 
+def account_of(arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """The account of an ARN (``arn:<partition>:<service>:<region>:<account>:...``)."""
+    return pulumi.Output.from_input(arn).apply(lambda a: a.split(":")[4])
+
+
+def ecs_source_arn(cluster_arn: pulumi.Input[str]) -> pulumi.Output[str]:
+    """``arn:<partition>:ecs:<region>:<account>:*`` from the cluster's ARN: every ECS resource of
+    this account and region. ECS does not support naming one cluster in ``aws:SourceArn``
+    (AWS ECS developer guide, "Amazon ECS task IAM role": use the wildcard)."""
+    return pulumi.Output.from_input(cluster_arn).apply(
+        lambda a: ":".join([*a.split(":")[:2], "ecs", *a.split(":")[3:5], "*"])
+    )
+
+
+def ecs_tasks_trust(cluster_arn: pulumi.Input[str], *, source_arn: bool) -> pulumi.Output[str]:
+    """Trust for ``ecs-tasks.amazonaws.com`` with the confused-deputy guard: only ECS acting for
+    this account (and, with ``source_arn``, for an ECS resource of this account and region)."""
+    condition: dict = {"StringEquals": {"aws:SourceAccount": account_of(cluster_arn)}}
+    if source_arn:
+        condition["ArnLike"] = {"aws:SourceArn": ecs_source_arn(cluster_arn)}
+    return assume_role(ECS_TASKS, condition)
+
+
 class Service(pulumi.ComponentResource):
     """The Fargate service and everything a task of this image needs to start.
 
@@ -91,10 +119,21 @@ class Service(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         self.args = args
 
+        # Container Insights writes to /aws/ecs/containerinsights/<cluster>/performance, creating
+        # it without retention unless it exists: the cluster has an explicit name (the stack's
+        # prefix) so the group can be created, with retention, before the cluster.
+        self.cluster_name_fixed = args.prefix
+        self.insights_log_group = aws.cloudwatch.LogGroup(
+            f"{name}-insights-logs",
+            name=f"/aws/ecs/containerinsights/{self.cluster_name_fixed}/performance",
+            retention_in_days=args.log_retention_days,
+            opts=child,
+        )
         self.cluster = aws.ecs.Cluster(
             f"{name}-cluster",
+            name=self.cluster_name_fixed,
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.insights_log_group]),
         )
         self.log_group = aws.cloudwatch.LogGroup(
             f"{name}-logs",
@@ -104,66 +143,83 @@ class Service(pulumi.ComponentResource):
         )
 
         # ---- IAM -----------------------------------------------------------------------------
+        # Confused-deputy guards (issue 20). The task role carries both keys exactly as the ECS
+        # developer guide's task-role trust policy does. The execution role gets the account
+        # guard only: ECS documents no aws:SourceArn for the execution role's trust, and a guard
+        # ECS does not satisfy would stop every task from starting (see README, open risks).
         self.execution_role = self.role(
             f"{name}-execution",
             "ECS agent: pull the image, write logs, read exactly the app's secrets",
-            assume_role(ECS_TASKS),
+            ecs_tasks_trust(self.cluster.arn, source_arn=False),
         )
-        aws.iam.RolePolicyAttachment(
-            f"{name}-execution-managed",
-            role=self.execution_role.name,
-            policy_arn=EXECUTION_POLICY,
-            opts=child,
+        # Everything that grants the two roles their permissions: the service and the worker's
+        # schedule wait for these, so no task starts before its role can pull, log and read.
+        self.role_policies: list[pulumi.Resource] = []
+        self.role_policies.append(
+            aws.iam.RolePolicyAttachment(
+                f"{name}-execution-managed",
+                role=self.execution_role.name,
+                policy_arn=EXECUTION_POLICY,
+                opts=child,
+            )
         )
         self.secret_arns = [args.db_secret_arn, args.jwt_secret_arn, args.redis_url_secret_arn]
-        aws.iam.RolePolicy(
-            f"{name}-execution-secrets",
-            role=self.execution_role.id,
-            policy=policy(
-                {
-                    "Sid": "ReadAppSecrets",
-                    "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue"],
-                    "Resource": self.secret_arns,
-                }
-            ),
-            opts=child,
-        )
-        self.task_role = self.role(
-            f"{name}-task", "The application's own AWS identity", assume_role(ECS_TASKS)
-        )
-        # The service re-reads the RDS-managed password after a rotation (db_credentials.py).
-        aws.iam.RolePolicy(
-            f"{name}-task-db-secret",
-            role=self.task_role.id,
-            policy=policy(
-                {
-                    "Sid": "RereadRotatedDbPassword",
-                    "Effect": "Allow",
-                    "Action": ["secretsmanager:GetSecretValue"],
-                    "Resource": [args.db_secret_arn],
-                }
-            ),
-            opts=child,
-        )
-        if args.enable_execute_command:
+        self.role_policies.append(
             aws.iam.RolePolicy(
-                f"{name}-task-exec",
-                role=self.task_role.id,
+                f"{name}-execution-secrets",
+                role=self.execution_role.id,
                 policy=policy(
                     {
-                        "Sid": "EcsExec",
+                        "Sid": "ReadAppSecrets",
                         "Effect": "Allow",
-                        "Action": [
-                            "ssmmessages:CreateControlChannel",
-                            "ssmmessages:CreateDataChannel",
-                            "ssmmessages:OpenControlChannel",
-                            "ssmmessages:OpenDataChannel",
-                        ],
-                        "Resource": "*",
+                        "Action": ["secretsmanager:GetSecretValue"],
+                        "Resource": self.secret_arns,
                     }
                 ),
                 opts=child,
+            )
+        )
+        self.task_role = self.role(
+            f"{name}-task",
+            "The application's own AWS identity",
+            ecs_tasks_trust(self.cluster.arn, source_arn=True),
+        )
+        # The service re-reads the RDS-managed password after a rotation (db_credentials.py).
+        self.role_policies.append(
+            aws.iam.RolePolicy(
+                f"{name}-task-db-secret",
+                role=self.task_role.id,
+                policy=policy(
+                    {
+                        "Sid": "RereadRotatedDbPassword",
+                        "Effect": "Allow",
+                        "Action": ["secretsmanager:GetSecretValue"],
+                        "Resource": [args.db_secret_arn],
+                    }
+                ),
+                opts=child,
+            )
+        )
+        if args.enable_execute_command:
+            self.role_policies.append(
+                aws.iam.RolePolicy(
+                    f"{name}-task-exec",
+                    role=self.task_role.id,
+                    policy=policy(
+                        {
+                            "Sid": "EcsExec",
+                            "Effect": "Allow",
+                            "Action": [
+                                "ssmmessages:CreateControlChannel",
+                                "ssmmessages:CreateDataChannel",
+                                "ssmmessages:OpenControlChannel",
+                                "ssmmessages:OpenDataChannel",
+                            ],
+                            "Resource": "*",
+                        }
+                    ),
+                    opts=child,
+                )
             )
 
         # ---- task definition -----------------------------------------------------------------
@@ -207,7 +263,7 @@ class Service(pulumi.ComponentResource):
             wait_for_steady_state=True,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[args.listener],
+                depends_on=[args.listener, *self.role_policies],
                 # Autoscaling owns the running count once the service exists.
                 ignore_changes=["desired_count"],
                 custom_timeouts=pulumi.CustomTimeouts(
@@ -256,7 +312,8 @@ class Service(pulumi.ComponentResource):
             "DB_HOST": a.db_host,
             "DB_PORT": str(POSTGRES_PORT),
             "DB_NAME": a.db_name,
-            "DB_SSL": "require",
+            "DB_SSL": "verify-full",
+            "DB_SSL_ROOT_CERT": RDS_CA_BUNDLE,
             "FORWARDED_ALLOW_IPS": a.vpc_cidr,
             # Not a secret (an ARN): where the service re-reads the password after RDS rotates it.
             "DB_PASSWORD_SECRET_ARN": a.db_secret_arn,
@@ -307,6 +364,13 @@ class Service(pulumi.ComponentResource):
                 },
             },
         }
+        if essential and self.read_only_root:
+            # Nothing in the image writes outside /tmp (bytecode is compiled at build time, the
+            # database is PostgreSQL): an attacker cannot persist anything in the container.
+            definition["readonlyRootFilesystem"] = True
+            definition["mountPoints"] = [
+                {"sourceVolume": TMP_VOLUME, "containerPath": "/tmp", "readOnly": False}  # noqa: S108
+            ]
         if command is not None:
             definition["command"] = command
         if port is not None:
@@ -316,6 +380,12 @@ class Service(pulumi.ComponentResource):
         if depends_on:
             definition["dependsOn"] = depends_on
         return definition
+
+    @property
+    def read_only_root(self) -> bool:
+        """Essential containers get a read-only root filesystem unless ECS Exec is on (its SSM
+        agent writes inside the container): prod, not dev or staging."""
+        return not self.args.enable_execute_command
 
     def task_definition_for(
         self,
@@ -338,6 +408,11 @@ class Service(pulumi.ComponentResource):
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
             container_definitions=pulumi.Output.json_dumps(containers),
+            volumes=(
+                [aws.ecs.TaskDefinitionVolumeArgs(name=TMP_VOLUME)]
+                if any(c.get("mountPoints") for c in containers)
+                else None
+            ),
             # Keep the old revision ACTIVE when a change replaces it: the circuit breaker and a
             # manual rollback (`aws ecs update-service --task-definition family:N`) need it.
             skip_destroy=True,

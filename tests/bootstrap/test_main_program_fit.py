@@ -25,3 +25,20 @@ def test_the_programs_roles_can_be_created_by_the_prod_deploy_role(role_policies
         context = {"iam:PermissionsBoundary": inputs.get("permissionsBoundary") or ""}
         assert evaluate(docs, "iam:CreateRole", arn, context) == ALLOW, (role.name, arn)
         assert inputs.get("permissionsBoundary") == BOUNDARY
+
+
+def test_the_programs_log_groups_and_endpoints_can_be_created_by_the_deploy_role(role_policies):
+    """Every log group the prod plan creates (tasks, RDS export, Container Insights) and its VPC
+    endpoints are within what the prod deploy role may create."""
+    docs = [role_policies["deploy-prod"]]
+    run = run_stack("prod")
+    groups = [g.plain_inputs()["name"] for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")]
+    assert len(groups) == 3, groups
+    for name in groups:
+        arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{name}"
+        assert evaluate(docs, "logs:CreateLogGroup", arn, {}) == ALLOW, name
+        assert evaluate(docs, "logs:PutRetentionPolicy", arn, {}) == ALLOW, name
+    assert run.of_type("aws:ec2/vpcEndpoint:VpcEndpoint"), "prod has endpoints"
+    endpoint = f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-endpoint/*"
+    for action in ("ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint", "ec2:DeleteVpcEndpoints"):
+        assert evaluate(docs, action, endpoint, {}) == ALLOW, action

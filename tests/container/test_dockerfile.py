@@ -11,6 +11,7 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from infra.components.service import RDS_CA_BUNDLE
 from tests.container.conftest import DOCKERFILE, REPO, RUNTIME_LOCK
 from tests.container.dockerfile_parser import (
     Stage,
@@ -233,3 +234,19 @@ def test_dockerfile_copies_only_what_the_build_context_contains(
             for source in words[:-1]:
                 assert (REPO / source).exists(), f"COPY source {source} does not exist"
                 assert is_in_build_context(source, patterns), f".dockerignore drops {source}"
+
+
+RDS_BUNDLE_URL = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+
+
+def test_runtime_adds_the_rds_ca_bundle_pinned_by_checksum_where_the_task_reads_it(
+    runtime_stage: Stage,
+) -> None:
+    adds = [i.arguments.split() for i in runtime_stage.all("ADD")]
+    bundles = [argv for argv in adds if RDS_BUNDLE_URL in argv]
+    assert len(bundles) == 1, adds
+    (argv,) = bundles
+    checksum = option_value(argv, "--checksum")
+    assert checksum is not None and re.fullmatch(r"sha256:[0-9a-f]{64}", checksum), argv
+    assert argv[-2:] == [RDS_BUNDLE_URL, RDS_CA_BUNDLE], argv
+    assert option_value(argv, "--chmod") == "0444", argv

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from infra import plandiff
+from infra.mocks import resource_id
 from infra.replacement import identity_hash
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -383,13 +384,13 @@ def test_nested_diff_markdown_matches_the_golden_file():
 
 def cascade_plan(cidr):
     """A VPC, a subnet in it and a subnet group over the subnet, wired with the mock ids the
-    offline plan would give them (logical name + identity hash)."""
+    offline plan would give them (AWS prefix + identity hash, infra.mocks.resource_id)."""
 
     def entry(type_, name, parent, **inputs):
         return {"type": type_, "name": name, "parent": parent, "protect": False, "inputs": inputs}
 
     def mock_id(e):
-        return f"{e['name']}-{identity_hash(e['type'], e['name'], e['inputs'])}"
+        return resource_id(e["type"], e["name"], identity_hash(e["type"], e["name"], e["inputs"]))
 
     vpc = entry("aws:ec2/vpc:Vpc", "network-vpc", "network", cidrBlock=cidr)
     subnet = entry(

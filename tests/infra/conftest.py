@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from infra.mocks import Recorded, Run, run_program
+from infra.mocks import Recorded, Run, mock_id, run_program
 from infra.plan import load_stack_config
 
 TEST_IMAGE_TAG = "0123456789ab"
@@ -75,6 +75,14 @@ CUSTOM = {
 @pytest.fixture(scope="session")
 def custom() -> Run:
     return run_stack("dev", **CUSTOM)
+
+
+def subnet_ids(run: Run, tier: str) -> list[str]:
+    """The mock ids (``subnet-<hash>``) of the stack's ``public`` or ``private`` subnets."""
+    subnets = [
+        s for s in run.of_type("aws:ec2/subnet:Subnet") if s.name.startswith(f"network-{tier}-")
+    ]
+    return [mock_id(s) for s in sorted(subnets, key=lambda s: int(s.name.rsplit("-", 1)[1]))]
 
 
 def containers(task_definition: Recorded) -> dict[str, dict]:

@@ -41,6 +41,8 @@ VPC_CIDR_REPLACEMENTS = {
     ("aws:ec2:RouteTable", "network-private-0"): ["vpcId ← network-vpc replaced"],
     ("aws:ec2:RouteTable", "network-private-1"): ["vpcId ← network-vpc replaced"],
     ("aws:ec2:Route", "network-public-default"): ["routeTableId ← network-public replaced"],
+    # the S3 gateway endpoint (its route table ids update in place)
+    ("aws:ec2:VpcEndpoint", "network-s3"): ["vpcId ← network-vpc replaced"],
     **{
         ("aws:ec2:RouteTableAssociation", f"network-{tier}-{i}"): [
             f"subnetId ← network-{tier}-{i} replaced"

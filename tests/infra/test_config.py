@@ -63,6 +63,16 @@ def test_unknown_nat_mode_is_rejected():
     )
 
 
+def test_interface_endpoints_default_off_and_on_in_prod():
+    assert (load("dev").interface_endpoints, load("staging").interface_endpoints) == (False, False)
+    assert load("prod").interface_endpoints is True
+
+
+def test_interface_endpoints_must_be_a_boolean():
+    message = config_error("dev", interfaceEndpoints="yes")
+    assert message == "service:interfaceEndpoints in stack 'dev': expected true or false, got 'yes'"
+
+
 def test_log_retention_must_be_a_cloudwatch_value():
     message = config_error("staging", logRetentionDays=10)
     assert message.startswith("service:logRetentionDays in stack 'staging': expected one of 1, 3,")

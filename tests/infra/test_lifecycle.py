@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+
+import pytest
+
+from tests.infra.conftest import run_stack
+from tests.infra.conftest import subnet_ids as subnets_of
 
 DATA = {
     "aws:rds/instance:Instance",
@@ -35,7 +41,9 @@ def test_prod_database_has_deletion_protection_final_snapshot_and_multi_az(prod)
     db = prod.named("database-instance").inputs
     assert db["deletionProtection"] is True
     assert db["skipFinalSnapshot"] is False
-    assert db["finalSnapshotIdentifier"] == "service-prod-db-final-snapshot"
+    suffix = prod.named("database-final-snapshot-suffix").plain_inputs()
+    assert suffix["byteLength"] == 4
+    assert re.fullmatch(r"service-prod-db-final-[0-9a-f]{8}", db["finalSnapshotIdentifier"])
     assert db["multiAz"] is True
     assert db["backupRetentionPeriod"] >= 7
 
@@ -66,7 +74,7 @@ def test_database_is_private_encrypted_and_forces_ssl(any_stack):
     values = {p["name"]: p["value"] for p in params["parameters"]}
     assert values["rds.force_ssl"] == "1"
     subnet_ids = run.named("database-subnets").inputs["subnetIds"]
-    assert all(s.startswith("network-private-") for s in subnet_ids)
+    assert subnet_ids == subnets_of(run, "private")
 
 
 def test_cache_encrypts_in_transit_and_at_rest_and_fails_over_in_prod(any_stack):
@@ -78,9 +86,7 @@ def test_cache_encrypts_in_transit_and_at_rest_and_fails_over_in_prod(any_stack)
     failover = stack == "prod"
     assert i["numCacheClusters"] == (2 if failover else 1)
     assert i["automaticFailoverEnabled"] is failover and i["multiAzEnabled"] is failover
-    assert all(
-        s.startswith("network-private-") for s in run.named("cache-subnets").inputs["subnetIds"]
-    )
+    assert run.named("cache-subnets").inputs["subnetIds"] == subnets_of(run, "private")
 
 
 def test_redis_url_secret_holds_a_tls_url_with_the_token(dev):
@@ -130,3 +136,61 @@ def test_stack_outputs_name_url_repository_image_cluster_service_and_logs(any_st
     ):
         assert run.outputs.get(key), f"{stack}: output {key} missing"
     assert run.outputs["logGroup"] == f"/ecs/service-{stack}"
+
+
+# ---- replacements that succeed (issue 20) --------------------------------------------------
+
+
+def test_fixed_names_are_deleted_before_their_replacement(any_stack):
+    """The RDS identifier and the replication group id are fixed: create-before-delete would
+    fail on the taken name."""
+    _, run = any_stack
+    db = run.named("database-instance")
+    assert db.delete_before_replace is True
+    assert run.named("cache-redis").delete_before_replace is True
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_database_identifier_is_fixed_and_old_generated_ones_are_kept(stack):
+    db = run_stack(stack).named("database-instance")
+    assert db.inputs["identifier"] == f"service-{stack}-db"
+    assert "identifierPrefix" not in db.inputs
+    assert db.ignore_changes == ["identifierPrefix"]
+
+
+def test_final_snapshot_name_changes_with_a_replacement_of_the_instance():
+    """A new suffix whenever an input that replaces the instance changes (here dbName): the
+    replacement's final snapshot cannot collide with the one its predecessor left."""
+    before = run_stack("prod").named("database-instance").inputs["finalSnapshotIdentifier"]
+    after = (
+        run_stack("prod", dbName="other")
+        .named("database-instance")
+        .inputs["finalSnapshotIdentifier"]
+    )
+    assert before != after, before
+    unrelated = run_stack("prod", dbInstanceClass="db.t4g.large").named("database-instance")
+    assert unrelated.inputs["finalSnapshotIdentifier"] == before
+
+
+@pytest.mark.parametrize(("version", "allowed"), [("16", True), ("17", True), ("16.4", False)])
+def test_major_version_upgrades_are_allowed_when_only_the_major_is_pinned(version, allowed):
+    db = run_stack("dev", dbEngineVersion=version).named("database-instance").inputs
+    assert db["allowMajorVersionUpgrade"] is allowed, (version, db["allowMajorVersionUpgrade"])
+    assert db["engineVersion"] == version
+
+
+def test_tasks_start_only_after_their_roles_policies_exist(any_stack):
+    stack, run = any_stack
+    policies = [
+        r.urn
+        for r in run.resources
+        if r.type
+        in ("aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment")
+        and r.parent == "app"
+    ]
+    expected = 4 if run.find("app-task-exec") else 3
+    assert len(policies) == expected, policies
+    for dependent in ("app-service", "worker-schedule"):
+        deps = set(run.named(dependent).dependencies)
+        assert set(policies) <= deps, (stack, dependent, set(policies) - deps)
+    assert run.named("worker-run-task").urn in run.named("worker-schedule").dependencies

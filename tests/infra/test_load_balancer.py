@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from infra.mocks import mock_id, mock_physical_name
+from tests.infra.conftest import subnet_ids
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"
 LISTENER = "aws:lb/listener:Listener"
@@ -24,7 +25,10 @@ def test_with_certificate_http_redirects_to_https_and_https_forwards(prod):
     assert https["certificateArn"].startswith("arn:aws:acm:")
     (forward,) = https["defaultActions"]
     assert forward["type"] == "forward"
-    assert forward["targetGroupArn"].endswith(f"/{mock_physical_name(prod.named('web-tg'))}")
+    assert forward["targetGroupArn"] == (
+        "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/"
+        f"{mock_physical_name(prod.named('web-tg'))}/0123456789abcdef"
+    )
     assert prod.outputs["serviceUrl"] == "https://api.example.com"
 
 
@@ -52,7 +56,7 @@ def test_alb_is_public_drops_invalid_headers_and_sits_in_public_subnets(any_stac
     assert alb["securityGroups"] == [
         mock_id(run.named("network-alb", "aws:ec2/securityGroup:SecurityGroup"))
     ]
-    assert all(s.startswith("network-public-") for s in alb["subnets"])
+    assert alb["subnets"] == subnet_ids(run, "public")
 
 
 def test_target_group_checks_health_on_8000_and_drains_in_30s(any_stack):

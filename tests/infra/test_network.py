@@ -39,6 +39,8 @@ EXPECTED_INGRESS = {
     ("database", 5432, 5432, "tasks"),
     ("cache", 6379, 6379, "tasks"),
 }
+# prod only (service:interfaceEndpoints): the interface endpoints take HTTPS from tasks only.
+ENDPOINT_INGRESS = ("endpoints", 443, 443, "tasks")
 EXPECTED_EGRESS = {
     ("alb", 8000, 8000, "tasks"),
     ("tasks", 443, 443, "0.0.0.0/0"),
@@ -49,7 +51,8 @@ EXPECTED_EGRESS = {
 
 def test_ingress_is_exactly_alb_from_anywhere_tasks_from_alb_data_from_tasks(any_stack):
     stack, run = any_stack
-    assert rules(run, INGRESS) == EXPECTED_INGRESS, f"stack {stack}"
+    expected = EXPECTED_INGRESS | ({ENDPOINT_INGRESS} if stack == "prod" else set())
+    assert rules(run, INGRESS) == expected, f"stack {stack}"
 
 
 def test_egress_is_limited_and_database_and_cache_have_none(any_stack):
@@ -60,12 +63,13 @@ def test_egress_is_limited_and_database_and_cache_have_none(any_stack):
 
 
 def test_security_groups_have_no_inline_rules_and_no_legacy_rule_resources(any_stack):
-    _, run = any_stack
+    stack, run = any_stack
     assert {r.name for r in run.of_type(SG)} == {
         "network-alb",
         "network-tasks",
         "network-database",
         "network-cache",
+        *(["network-endpoints"] if stack == "prod" else []),
     }
     for sg in run.of_type(SG):
         assert "ingress" not in sg.inputs and "egress" not in sg.inputs, sg.name
@@ -129,3 +133,64 @@ def test_public_subnets_do_not_hand_out_public_ips(any_stack):
     _, run = any_stack
     for s in run.of_type("aws:ec2/subnet:Subnet"):
         assert s.inputs.get("mapPublicIpOnLaunch") in (None, False), s.name
+
+
+ENDPOINT = "aws:ec2/vpcEndpoint:VpcEndpoint"
+INTERFACE_SERVICES = ("ecr.api", "ecr.dkr", "logs", "secretsmanager")
+
+
+def route_table_ids(run: Run, *names: str) -> set[str]:
+    return {mock_id(run.named(n, "aws:ec2/routeTable:RouteTable")) for n in names}
+
+
+@pytest.mark.parametrize(
+    ("stack", "tables"),
+    [
+        # no NAT: the tasks run in the public subnets, whose route table needs the endpoint
+        ("dev", ("network-private-0", "network-private-1", "network-public")),
+        ("staging", ("network-private-0", "network-private-1")),
+        ("prod", ("network-private-0", "network-private-1", "network-private-2")),
+    ],
+)
+def test_s3_gateway_endpoint_is_on_every_route_table_the_tasks_use(stack_run, stack, tables):
+    run = stack_run(stack)
+    s3 = run.named("network-s3", ENDPOINT).plain_inputs()
+    assert s3["vpcEndpointType"] == "Gateway"
+    assert s3["serviceName"] == "com.amazonaws.us-east-1.s3"
+    assert s3["vpcId"] == mock_id(run.named("network-vpc"))
+    assert set(s3["routeTableIds"]) == route_table_ids(run, *tables), s3["routeTableIds"]
+    assert "subnetIds" not in s3 and "securityGroupIds" not in s3
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging"])
+def test_interface_endpoints_are_off_by_default(stack_run, stack):
+    run = stack_run(stack)
+    kinds = [r.inputs.get("vpcEndpointType") for r in run.of_type(ENDPOINT)]
+    assert kinds == ["Gateway"], kinds
+
+
+def test_prod_interface_endpoints_use_private_dns_private_subnets_and_their_own_group(prod):
+    private = {mock_id(s) for s in prod.of_type("aws:ec2/subnet:Subnet") if "private" in s.name}
+    group = mock_id(prod.named("network-endpoints", SG))
+    found = {}
+    for r in prod.of_type(ENDPOINT):
+        i = r.plain_inputs()
+        if i["vpcEndpointType"] != "Interface":
+            continue
+        found[i["serviceName"].removeprefix("com.amazonaws.us-east-1.")] = r.name
+        assert i["privateDnsEnabled"] is True, r.name
+        assert set(i["subnetIds"]) == private, (r.name, i["subnetIds"])
+        assert i["securityGroupIds"] == [group], (r.name, i["securityGroupIds"])
+        assert "routeTableIds" not in i, r.name
+    assert sorted(found) == sorted(INTERFACE_SERVICES), found
+
+
+def test_interface_endpoints_follow_the_config_key(stack_run):
+    run = stack_run("staging", interfaceEndpoints=True)
+    services = sorted(
+        r.inputs["serviceName"].removeprefix("com.amazonaws.us-east-1.")
+        for r in run.of_type(ENDPOINT)
+        if r.inputs.get("vpcEndpointType") == "Interface"
+    )
+    assert services == sorted(INTERFACE_SERVICES)
+    assert ("endpoints", 443, 443, "tasks") in rules(run, INGRESS)

@@ -73,13 +73,17 @@ def test_schedule_runs_the_worker_task_on_the_cluster_every_minute(any_stack):
     assert s["scheduleExpression"] == "rate(1 minute)"
     assert s["state"] == "ENABLED"
     target = s["target"]
-    assert target["arn"].endswith(f"cluster/{mock_physical_name(run.named('app-cluster'))}")
+    assert target["arn"] == f"arn:aws:ecs:us-east-1:123456789012:cluster/service-{stack}"
     ecs = target["ecsParameters"]
     assert re.search(f"task-definition/service-{stack}-worker:[0-9]+$", ecs["taskDefinitionArn"])
     assert ecs["launchType"] == "FARGATE" and ecs["taskCount"] == 1
     tasks_sg = run.named("network-tasks", "aws:ec2/securityGroup:SecurityGroup")
     assert ecs["networkConfiguration"]["securityGroups"] == [mock_id(tasks_sg)]
-    assert target["roleArn"].endswith(f"role/{mock_physical_name(run.named('worker-role'))}")
+    # IAM is global: no region in the ARN; the role lives under the stack's path.
+    assert target["roleArn"] == (
+        f"arn:aws:iam::123456789012:role/service-{stack}/"
+        f"{mock_physical_name(run.named('worker-role'))}"
+    )
 
 
 def test_schedule_expression_is_configurable(custom):
@@ -245,5 +249,10 @@ def test_waf_blocks_per_ip_above_the_configured_rate(prod):
     association = prod.named("web-waf", "aws:wafv2/webAclAssociation:WebAclAssociation").inputs
     alb = mock_physical_name(prod.named("web-alb"))
     acl = mock_physical_name(prod.named("web-waf", "aws:wafv2/webAcl:WebAcl"))
-    assert association["resourceArn"].endswith(f"/{alb}")
-    assert association["webAclArn"].endswith(f"/{acl}")
+    assert association["resourceArn"] == (
+        f"arn:aws:elasticloadbalancing:us-east-1:123456789012:loadbalancer/app/{alb}/"
+        "0123456789abcdef"
+    )
+    assert association["webAclArn"].startswith(
+        f"arn:aws:wafv2:us-east-1:123456789012:regional/webacl/{acl}/"
+    )

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from infra.mocks import Run, mock_id
-from tests.infra.conftest import TEST_IMAGE_TAG, containers, policy_statements
+from tests.infra.conftest import TEST_IMAGE_TAG, containers, policy_statements, subnet_ids
+
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 
 SECRET_NAMES = {"DB_PASSWORD", "DB_USER", "JWT_SECRET", "REDIS_URL"}
 
@@ -40,7 +44,7 @@ def test_database_credentials_use_the_rds_managed_secret_json_keys(prod):
 def test_environment_follows_the_contract(prod):
     env = {e["name"]: e["value"] for e in app_containers(prod)["app"]["environment"]}
     assert env["ENVIRONMENT"] == "prod"
-    assert env["DB_PORT"] == "5432" and env["DB_NAME"] == "app" and env["DB_SSL"] == "require"
+    assert env["DB_PORT"] == "5432" and env["DB_NAME"] == "app" and env["DB_SSL"] == "verify-full"
     assert env["DB_HOST"].endswith(".rds.amazonaws.com")
     assert env["FORWARDED_ALLOW_IPS"] == "10.0.0.0/16"
     assert (env["LOG_LEVEL"], env["LOG_JSON"]) == ("INFO", "true")
@@ -104,7 +108,7 @@ def test_tasks_get_a_public_ip_only_without_nat(stack_run, stack, public):
     assert net["securityGroups"] == [
         mock_id(run.named("network-tasks", "aws:ec2/securityGroup:SecurityGroup"))
     ]
-    assert all(s.startswith(f"network-{tier}-") for s in net["subnets"])
+    assert net["subnets"] == subnet_ids(run, tier)
 
 
 def test_service_targets_the_app_container_on_8000(any_stack):
@@ -150,3 +154,96 @@ def test_task_can_reread_only_the_rds_secret_after_rotation(any_stack):
     (statement,) = policy_statements(run.named("app-task-db-secret"))
     assert statement["Action"] == ["secretsmanager:GetSecretValue"]
     assert statement["Resource"] == [rds_secret]
+
+
+def trust_of(run: Run, role: str) -> dict:
+    (statement,) = json.loads(run.named(role).plain_inputs()["assumeRolePolicy"])["Statement"]
+    return statement
+
+
+def test_task_role_trust_has_the_documented_confused_deputy_guard(any_stack):
+    """ECS developer guide, task IAM role: ArnLike aws:SourceArn arn:aws:ecs:<region>:<account>:*
+    (a single cluster is not supported) plus StringEquals aws:SourceAccount."""
+    _, run = any_stack
+    trust = trust_of(run, "app-task")
+    assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    assert trust["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": "arn:aws:ecs:us-east-1:123456789012:*"},
+    }, trust["Condition"]
+
+
+def test_execution_role_trust_is_limited_to_this_account(any_stack):
+    _, run = any_stack
+    trust = trust_of(run, "app-execution")
+    assert trust["Principal"] == {"Service": "ecs-tasks.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+# ---- logs that expire and are owned (issue 20) ------------------------------------------------
+RETENTION = {"dev": 7, "staging": 7, "prod": 90}
+
+
+def test_every_log_group_has_the_stacks_retention(any_stack):
+    stack, run = any_stack
+    groups = {r.inputs["name"]: r.inputs["retentionInDays"] for r in run.of_type(LOG_GROUP)}
+    assert groups == {
+        f"/ecs/service-{stack}": RETENTION[stack],
+        f"/aws/ecs/containerinsights/service-{stack}/performance": RETENTION[stack],
+        f"/aws/rds/instance/service-{stack}-db/postgresql": RETENTION[stack],
+    }
+
+
+def test_cluster_is_named_after_the_stack_and_created_after_its_insights_log_group(any_stack):
+    stack, run = any_stack
+    cluster = run.named("app-cluster")
+    assert cluster.inputs["name"] == f"service-{stack}"
+    assert run.named("app-insights-logs").urn in cluster.dependencies
+
+
+def test_database_exports_postgresql_logs_only_into_its_own_log_group(any_stack):
+    _, run = any_stack
+    db = run.named("database-instance")
+    group = run.named("database-postgresql-logs")
+    assert db.inputs["enabledCloudwatchLogsExports"] == ["postgresql"]
+    assert group.inputs["name"] == f"/aws/rds/instance/{db.inputs['identifier']}/postgresql"
+    assert group.urn in db.dependencies
+
+
+def test_tasks_verify_the_database_certificate_against_the_bundle_in_the_image(any_stack):
+    _, run = any_stack
+    for task in ("app-app", "worker-worker"):
+        for name, c in containers(run.named(task)).items():
+            env = {e["name"]: e["value"] for e in c["environment"]}
+            assert env["DB_SSL"] == "verify-full", (task, name)
+            assert env["DB_SSL_ROOT_CERT"] == "/etc/ssl/rds/global-bundle.pem", (task, name)
+
+
+# ---- read-only root filesystem (issue 20) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stack", "read_only"), [("dev", False), ("staging", False), ("prod", True)]
+)
+def test_essential_containers_are_read_only_with_a_writable_tmp_where_ecs_exec_is_off(
+    stack_run, stack, read_only
+):
+    run = stack_run(stack)
+    assert run.named("app-service").inputs["enableExecuteCommand"] is not read_only
+    for task in ("app-app", "worker-worker"):
+        definition = run.named(task).plain_inputs()
+        for name, c in containers(run.named(task)).items():
+            expected = read_only and c["essential"]
+            assert c.get("readonlyRootFilesystem", False) is expected, (stack, name)
+            mounts = c.get("mountPoints", [])
+            assert mounts == (
+                [{"sourceVolume": "tmp", "containerPath": "/tmp", "readOnly": False}]
+                if expected
+                else []
+            ), (stack, name)
+        assert definition.get("volumes", []) == ([{"name": "tmp"}] if read_only else []), task
+
+
+def test_migration_container_stays_writable(prod):
+    migrate = containers(prod.named("app-app"))["migrate"]
+    assert migrate["essential"] is False and "readonlyRootFilesystem" not in migrate

@@ -42,8 +42,11 @@ class ThrowawayPostgres:
     """`auth` is initdb's `--auth` (`trust`, `scram-sha-256`, ...); the superuser's password is
     always SUPERUSER_PASSWORD, so it can log in whichever method is chosen."""
 
-    def __init__(self, *, auth: str = "trust") -> None:
+    def __init__(self, *, auth: str = "trust", tls: tuple[Path, Path] | None = None) -> None:
+        """``tls``: (server certificate PEM, its private key PEM): the cluster then accepts TLS
+        (``ssl=on``) with that certificate; both files are copied into the cluster's directory."""
         self.auth = auth
+        self.tls = tls
         self.bin = _postgres_bin()
         self.port = free_port()
         self.root = Path(tempfile.mkdtemp(prefix="pg-throwaway-"))
@@ -98,11 +101,23 @@ class ThrowawayPostgres:
         )
         return self
 
+    def _tls_options(self) -> str:
+        if self.tls is None:
+            return ""
+        cert, key = self.root / "server.crt", self.root / "server.key"
+        shutil.copyfile(self.tls[0], cert)
+        shutil.copyfile(self.tls[1], key)
+        key.chmod(0o600)  # PostgreSQL refuses a key others can read
+        if os.geteuid() == 0:
+            for path in (cert, key):
+                shutil.chown(path, user="postgres", group="postgres")
+        return f" -c ssl=on -c ssl_cert_file={cert} -c ssl_key_file={key}"
+
     def start(self) -> None:
         options = (
             f"-p {self.port} -c listen_addresses={HOST} -c unix_socket_directories={self.root} "
             "-c max_connections=60 -c shared_buffers=16MB"
-        )
+        ) + self._tls_options()
         self._run(
             str(self.bin / "pg_ctl"),
             *("-D", str(self.data), "-l", str(self.log), "-o", options),

@@ -135,6 +135,16 @@ def preview_prod_policy(scope: AccountScope, keys: KeyArns) -> dict:
     )
 
 
+def stack_log_groups(prefix: str) -> tuple[str, ...]:
+    """The log groups the program creates (infra/components): the tasks', the RDS export's (the
+    instance is named <prefix>-db) and Container Insights' (the cluster is named <prefix>)."""
+    return (
+        f"/ecs/{prefix}",
+        f"/aws/rds/instance/{prefix}-db/postgresql",
+        f"/aws/ecs/containerinsights/{prefix}/performance",
+    )
+
+
 def deploy_policy(scope: AccountScope, keys: KeyArns, stack: str) -> dict:
     """Deploy (and, for an ephemeral stack, destroy) ``stack``: the services infra/ manages."""
     prefix = scope.prefix(stack)
@@ -196,8 +206,9 @@ def deploy_policy(scope: AccountScope, keys: KeyArns, stack: str) -> dict:
             "Logs",
             LOG_GROUP_WRITE_ACTIONS,
             [
-                scope.arn("logs", f"log-group:/ecs/{prefix}"),
-                scope.arn("logs", f"log-group:/ecs/{prefix}:*"),
+                scope.arn("logs", f"log-group:{group}{suffix}")
+                for group in stack_log_groups(prefix)
+                for suffix in ("", ":*")
             ],
         ),
         allow(
