@@ -371,9 +371,11 @@ class _Reader:
             self._refuse_placeholders(config)
         return config
 
-    def _check_unknown_keys(self) -> None:
-        """A typo'd key would otherwise be ignored and its default deployed in silence."""
-        declared = declared_keys()
+    def _check_unknown_keys(self, root: Path = REPO_ROOT) -> None:
+        """A typo'd key would otherwise be ignored and its default deployed in silence. ``root``
+        is the directory of the project's Pulumi.yaml, which declares the keys."""
+        declared = declared_keys(root)
+        where = (root / "Pulumi.yaml").relative_to(REPO_ROOT)
         namespace = f"{self.project}:"
         configured = {**get_config_env(), **CONFIG.get()}
         for full in sorted(k for k in configured if k.startswith(namespace)):
@@ -381,7 +383,7 @@ class _Reader:
             if key not in declared:
                 raise ConfigError(
                     f"{full} in stack '{self.stack}': unknown key"
-                    f"{catalog.did_you_mean(key, declared)}; the keys are declared in Pulumi.yaml"
+                    f"{catalog.did_you_mean(key, declared)}; the keys are declared in {where}"
                 )
 
     def _refuse_placeholders(self, config: StackConfig) -> None:

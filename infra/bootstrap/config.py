@@ -15,9 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
-from pulumi.runtime.config import CONFIG, get_config_env
 
-from infra import catalog
 from infra.bootstrap.policies import GITHUB_OIDC_HOST, AccountScope
 from infra.config import (
     _NAME_PREFIX,
@@ -26,7 +24,6 @@ from infra.config import (
     REPLICATION_GROUP_ID_MAX,
     ConfigError,
     _Reader,
-    declared_keys,
 )
 
 BOOTSTRAP_DIR = Path(__file__).resolve().parent
@@ -80,7 +77,7 @@ class BootstrapConfig:
 
 class _BootstrapReader(_Reader):
     def load(self) -> BootstrapConfig:
-        self._check_declared_keys()
+        self._check_unknown_keys(BOOTSTRAP_DIR)
         region = self.aws.get("region")
         if not region or not _REGION.match(region):
             self.fail("region", "an AWS region such as us-east-1", region, namespace="aws")
@@ -188,20 +185,6 @@ class _BootstrapReader(_Reader):
                 f"hyphens, with '{project}-<stack>' at most {longest} characters",
                 stack,
             )
-
-    def _check_declared_keys(self) -> None:
-        """A typo'd key would otherwise be ignored and its default used in silence."""
-        declared = declared_keys(BOOTSTRAP_DIR)
-        namespace = f"{self.project}:"
-        configured = {**get_config_env(), **CONFIG.get()}
-        for full in sorted(k for k in configured if k.startswith(namespace)):
-            key = full[len(namespace) :]
-            if key not in declared:
-                raise ConfigError(
-                    f"{full} in stack '{self.stack}': unknown key"
-                    f"{catalog.did_you_mean(key, declared)}; the keys are declared in "
-                    "infra/bootstrap/Pulumi.yaml"
-                )
 
 
 STACK_KEYS = {"devStack": "dev", "stagingStack": "staging", "prodStack": "prod"}
