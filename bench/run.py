@@ -53,9 +53,15 @@ HOST = "127.0.0.1"
 SEED_ITEMS = 60
 # The same latency quantile grid for both load generators: 0.0 %, 0.1 %, ... 100 %.
 QUANTILE_STEPS = 1000
+# Issue 16's bar: reads at the stack's limit (limiter on, many addresses; and limiter off), and
+# health and create_item no slower than before it (their ratios in the last run before it,
+# 2026-11-25). The limiter ratios are an earlier issue's targets, kept as a watch on its cost.
 TARGETS = {
-    "get_item_vs_baseline": 0.40,
-    "list_items_vs_baseline": 0.20,
+    "get_item_vs_baseline": 0.16,
+    "limiter_off_vs_baseline": 0.25,
+    "list_items_vs_baseline": 0.12,
+    "create_item_vs_baseline": 0.039,
+    "health_vs_baseline": 0.574,
     "limiter_redis_vs_off": 0.90,
     "limiter_memory_vs_off": 0.97,
 }
@@ -145,7 +151,10 @@ SCENARIOS = [
 ]
 RATIOS = {
     "get_item_vs_baseline": ("get_item", "baseline"),
+    "limiter_off_vs_baseline": ("limiter_off", "baseline"),
     "list_items_vs_baseline": ("list_items", "baseline"),
+    "create_item_vs_baseline": ("create_item", "baseline"),
+    "health_vs_baseline": ("health", "baseline"),
     "limiter_redis_vs_off": ("limiter_redis", "limiter_off"),
     "limiter_memory_vs_off": ("limiter_memory", "limiter_off"),
 }

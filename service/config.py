@@ -52,10 +52,17 @@ class Settings(BaseSettings):
     db_ssl: Literal["disable", "prefer", "require", "verify-ca", "verify-full"] | None = None
     # CA bundle (PEM) for verify-ca/verify-full; unset: the system trust store.
     db_ssl_root_cert: str | None = None
-    db_pool_size: int = Field(default=5, ge=1)
-    db_max_overflow: int = Field(default=10, ge=0)
+    # A fixed pool: under steady load an overflow connection is closed as soon as a burst
+    # returns it, then reopened (a TLS handshake) by the next; measured, that churn cost more
+    # than the queries (bench/README.md). Ten connections per process outlast what one process
+    # can serve; a request waits DB_POOL_TIMEOUT at most for one.
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=0, ge=0)
     db_pool_timeout: float = Field(default=5.0, gt=0)
-    db_pool_pre_ping: bool = True
+    # A ping before every checkout costs three round trips per request (BEGIN; ;ROLLBACK); off,
+    # a dead connection is found on use instead: reads retry once on a fresh connection
+    # (service/db_reads.py), a write answers 503 once and the pool is renewed.
+    db_pool_pre_ping: bool = False
     db_pool_recycle_seconds: int = 1800
     # Bounds every statement so a stalled database answers 503 instead of hanging requests.
     db_command_timeout: float = Field(default=10.0, gt=0)

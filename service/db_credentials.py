@@ -4,7 +4,8 @@ RDS rotates its managed master password (every 7 days by default). ECS injects t
 once, at task start, so a long-running task would keep offering the old password and fail to open
 new connections after a rotation. asyncpg accepts a callable password, called for every new
 connection: we hand it a `RotatingPassword` that serves the cached value and re-reads the secret
-from Secrets Manager after PostgreSQL rejects it (the engine's `handle_error` hook invalidates it).
+from Secrets Manager after PostgreSQL rejects it (the engine's `do_connect` hook invalidates it, for
+every connection the pool opens: the ORM's and service/db_reads.py's alike).
 """
 
 import asyncio
@@ -12,9 +13,10 @@ import json
 import math
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 PasswordFetcher = Callable[[], Awaitable[str]]
@@ -62,11 +64,16 @@ class RotatingPassword:
 
 
 def refresh_password_on_auth_failure(engine: AsyncEngine, password: RotatingPassword) -> None:
-    def on_error(context: ExceptionContext) -> None:
-        if getattr(context.original_exception, "sqlstate", None) in AUTHENTICATION_FAILURES:
-            password.invalidate()
+    def connect(dialect: Dialect, _record: Any, cargs: Any, cparams: Any) -> Any:
+        try:
+            return dialect.connect(*cargs, **cparams)
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) in AUTHENTICATION_FAILURES:
+                password.invalidate()
+            raise
 
-    event.listen(engine.sync_engine, "handle_error", on_error)
+    # do_connect wraps the opening of every pooled connection, whichever path checks it out.
+    event.listen(engine.sync_engine, "do_connect", connect)
 
 
 def secrets_manager_fetcher(secret_arn: str, *, json_key: str = "password") -> PasswordFetcher:

@@ -21,5 +21,10 @@ class AuthenticationError(DomainError):
     status_code = 401
 
 
+# What every refused bearer token gets (bad signature, expired, unknown or deactivated user): one
+# answer, so a client cannot tell which.
+INVALID_CREDENTIALS = "Could not validate credentials"
+
+
 class ServiceUnavailableError(DomainError):
     status_code = 503

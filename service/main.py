@@ -12,6 +12,7 @@ from service.automations.router import webhook_url_refused
 from service.automations.service import WebhookURLRefused
 from service.config import Settings
 from service.db import create_engine, create_sessionmaker
+from service.db_reads import Reader
 from service.errors_http import document_common_errors, install_exception_handlers
 from service.items.router import router as items_router
 from service.observability import RequestContextMiddleware, configure_logging
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.reader = Reader(engine)
     app.state.readiness_checks = {"database": health.database_check(engine)}
     app.state.rate_limiter = rate_limiter
     if rate_limiter.uses_redis:

@@ -47,6 +47,13 @@ def configure_logging(*, level: str, json_output: bool) -> None:
         handler.setFormatter(JsonFormatter())
     else:
         handler.setFormatter(KeyValueFormatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    # One access-log line per request: skip gathering what no formatter here prints (the
+    # caller's file and line walk the stack; thread and process names), as the logging HOWTO's
+    # "Optimization" section documents.
+    logging._srcfile = None  # type: ignore[attr-defined]
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -327,8 +327,10 @@ def client_ip(request: Request) -> str:
 async def enforce(request: Request, name: str, identity: str) -> None:
     """Count one hit against limit `name` for this route and `identity`; 429 when over."""
     limiter: RateLimiter = request.app.state.rate_limiter
+    if not limiter.enabled:
+        return
     route = request.scope.get("route")
-    route_path = getattr(route, "path", request.url.path)
+    route_path = route.path if route is not None else request.scope["path"]
     try:
         decision = await limiter.check(name, route_path, identity)
     except RateLimiterUnavailable:

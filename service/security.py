@@ -1,6 +1,8 @@
 """Password hashing and JWT handling. No domain imports: domains depend on this, not the reverse."""
 
+import time
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 import jwt
 from pwdlib import PasswordHash
@@ -35,10 +37,21 @@ def create_access_token(subject: str, *, secret: str, algorithm: str, expires_in
 
 def decode_access_token(token: str, *, secret: str, algorithm: str) -> str:
     """Return the token's subject; raise InvalidTokenError for expired, forged or malformed ones."""
+    subject, expires_at = _verified(token, secret, algorithm)
+    if time.time() >= expires_at:  # checked on every use: a cached token still expires on time
+        raise InvalidTokenError("Signature has expired")
+    return subject
+
+
+# A client sends the same token on every request until it expires. Verifying the signature and
+# parsing the claims costs more CPU than the rest of a cached read, so each distinct token string
+# is verified once per process; a forged or malformed one is never cached (the call raises).
+@lru_cache(maxsize=4096)
+def _verified(token: str, secret: str, algorithm: str) -> tuple[str, float]:
     try:
         claims = jwt.decode(
             token, secret, algorithms=[algorithm], options={"require": ["sub", "exp"]}
         )
     except jwt.PyJWTError as exc:
         raise InvalidTokenError(str(exc)) from exc
-    return str(claims["sub"])
+    return str(claims["sub"]), float(claims["exp"])

@@ -8,13 +8,8 @@ from service.items.models import Item
 from service.users.dependencies import CurrentUser
 
 
-async def readable_item(item_id: ResourceId, session: SessionDep, user: CurrentUser) -> Item:
-    return await service.get_item(session, item_id=item_id, viewer=user)
-
-
 async def owned_item(item_id: ResourceId, session: SessionDep, user: CurrentUser) -> Item:
     return await service.get_owned_item(session, item_id=item_id, owner=user)
 
 
-ReadableItem = Annotated[Item, Depends(readable_item)]
 OwnedItem = Annotated[Item, Depends(owned_item)]

@@ -2,12 +2,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from service.db import NO_NUL_PATTERN, SessionDep
+from service.db import NO_NUL_PATTERN, ResourceId, SessionDep
+from service.db_reads import ReaderDep
 from service.items import service
-from service.items.dependencies import OwnedItem, ReadableItem
+from service.items.dependencies import OwnedItem
 from service.items.schemas import MAX_PAGE_SIZE, ItemCreate, ItemPublic, ItemsPage, ItemUpdate
 from service.ratelimit import limit
-from service.users.dependencies import CurrentUser
+from service.users.dependencies import CurrentUser, TokenUserId
 
 NOT_FOUND = {404: {"description": "No such item, or it belongs to another user"}}
 
@@ -21,23 +22,20 @@ async def create_item(body: ItemCreate, session: SessionDep, user: CurrentUser) 
 
 @router.get("", dependencies=[Depends(limit("items:read"))])
 async def list_items(
-    session: SessionDep,
-    user: CurrentUser,
+    reader: ReaderDep,
+    user_id: TokenUserId,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
     q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)] = None,
 ) -> ItemsPage:
-    items = await service.list_items(
-        session, viewer=user, limit=limit, offset=offset, name_contains=q
-    )
-    return ItemsPage(
-        data=[ItemPublic.model_validate(item) for item in items], limit=limit, offset=offset
+    return await service.list_items(
+        reader, viewer_id=user_id, limit=limit, offset=offset, name_contains=q
     )
 
 
 @router.get("/{item_id}", responses=NOT_FOUND, dependencies=[Depends(limit("items:read"))])
-async def read_item(item: ReadableItem) -> ItemPublic:
-    return ItemPublic.model_validate(item)
+async def read_item(item_id: ResourceId, reader: ReaderDep, user_id: TokenUserId) -> ItemPublic:
+    return await service.read_item(reader, item_id=item_id, viewer_id=user_id)
 
 
 @router.patch("/{item_id}", responses=NOT_FOUND, dependencies=[Depends(limit("items:write"))])

@@ -9,12 +9,13 @@ import json
 import boto3
 import pytest
 from botocore.stub import Stubber
-from sqlalchemy import text
+from sqlalchemy import Integer, literal, select, text
 
 from service import db as db_module
 from service.config import Settings
 from service.db import create_engine
 from service.db_credentials import RotatingPassword, secrets_manager_fetcher
+from service.db_reads import Reader
 from tests.support.sql import run_sql
 from tests.support.throwaway_postgres import ThrowawayPostgres
 
@@ -31,15 +32,29 @@ async def _admin_execute(cluster: ThrowawayPostgres, statement: str) -> None:
     await run_sql(cluster.admin_url, statement, autocommit=True)
 
 
-async def _select_one(engine) -> int:
+async def _select_one_orm_path(engine) -> int:
     async with engine.connect() as connection:
         return (await connection.execute(text("SELECT 1"))).scalar_one()
 
 
-async def test_new_connections_use_the_rotated_password(password_cluster, monkeypatch):
+async def _select_one_reader_path(engine) -> int:
+    row = await Reader(engine).one(select(literal(1, Integer).label("one")))
+    assert row is not None
+    return row["one"]
+
+
+# Both ways the service opens connections: sessions (engine.connect) and service/db_reads.py.
+# One role each: the test rotates its password.
+@pytest.mark.parametrize(
+    ("role", "_select_one"),
+    [("app_engine", _select_one_orm_path), ("app_reader", _select_one_reader_path)],
+)
+async def test_new_connections_use_the_rotated_password(
+    password_cluster, monkeypatch, role, _select_one
+):
     secret_store = {"password": "password-before-rotation"}
     await _admin_execute(
-        password_cluster, "CREATE ROLE app LOGIN PASSWORD 'password-before-rotation'"
+        password_cluster, f"CREATE ROLE {role} LOGIN PASSWORD 'password-before-rotation'"
     )
 
     async def fetch_from_store() -> str:
@@ -50,19 +65,22 @@ async def test_new_connections_use_the_rotated_password(password_cluster, monkey
         DB_HOST="127.0.0.1",
         DB_PORT=password_cluster.port,
         DB_NAME="postgres",
-        DB_USER="app",
+        DB_USER=role,
         DB_PASSWORD="password-before-rotation",
         DB_PASSWORD_SECRET_ARN=SECRET_ARN,
     )
     engine = create_engine(settings)
     try:
         assert await _select_one(engine) == 1
-        await _admin_execute(password_cluster, "ALTER ROLE app PASSWORD 'password-after-rotation'")
+        await _admin_execute(
+            password_cluster, f"ALTER ROLE {role} PASSWORD 'password-after-rotation'"
+        )
         secret_store["password"] = "password-after-rotation"
         await engine.dispose()  # drop pooled connections: the next one must authenticate anew
 
-        with pytest.raises(Exception, match="password authentication failed"):
+        with pytest.raises(Exception) as refused:
             await _select_one(engine)
+        assert "password authentication failed" in repr(refused.value.__cause__ or refused.value)
         assert await _select_one(engine) == 1, "the re-read password should be accepted"
     finally:
         await engine.dispose()
