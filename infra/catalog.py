@@ -175,3 +175,69 @@ ECR_REPOSITORY_URL = re.compile(rf"^(?P<registry>{_ECR_REGISTRY})/{_ECR_REPOSITO
 ECR_IMAGE_REF = re.compile(
     rf"^(?P<registry>{_ECR_REGISTRY})/{_ECR_REPOSITORY}@(?P<digest>sha256:[0-9a-f]{{64}})$"
 )
+
+
+# ALB access logs: which principal may write to the log bucket. Regions available before August
+# 2022 deliver as the region's Elastic Load Balancing account (the provider's
+# aws.elb.get_service_account knows each id); every region launched since uses the service
+# principal below. A region AWS launches from now on is therefore not listed here. Source: ELB
+# user guide, "Enable access logs for your Application Load Balancer", step 2 (read 2026-12-01).
+ELB_LOG_DELIVERY_PRINCIPAL = "logdelivery.elasticloadbalancing.amazonaws.com"
+ELB_ACCOUNT_LOG_REGIONS: frozenset[str] = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-1",
+        "us-west-2",
+        "af-south-1",
+        "ap-east-1",
+        "ap-south-1",
+        "ap-northeast-1",
+        "ap-northeast-2",
+        "ap-northeast-3",
+        "ap-southeast-1",
+        "ap-southeast-2",
+        "ap-southeast-3",
+        "ca-central-1",
+        "eu-central-1",
+        "eu-west-1",
+        "eu-west-2",
+        "eu-west-3",
+        "eu-south-1",
+        "eu-north-1",
+        "me-south-1",
+        "sa-east-1",
+        "us-gov-west-1",
+        "us-gov-east-1",
+        "cn-north-1",
+        "cn-northwest-1",
+    }
+)
+
+
+def elb_logs_use_account_principal(region: str) -> bool:
+    """True where ALB access logs are written by the region's ELB account (pre-August-2022
+    regions), False where the log delivery service principal writes them."""
+    return region in ELB_ACCOUNT_LOG_REGIONS
+
+
+# Performance Insights (Database Insights) instance-class restrictions by engine: RDS user guide,
+# "DB engine, Region, and instance class support for Database Insights" (read 2026-12-01).
+# MariaDB and MySQL refuse the micro and small burstable classes; RDS for PostgreSQL has no
+# class restriction, so db.t4g.micro (dev's default) may turn it on.
+_SMALL_BURSTABLE = frozenset(
+    f"db.{family}.{size}" for family in ("t2", "t3", "t4g") for size in ("micro", "small")
+)
+PERFORMANCE_INSIGHTS_UNSUPPORTED: Mapping[str, frozenset[str]] = {
+    "postgres": frozenset(),
+    "mysql": _SMALL_BURSTABLE,
+    "mariadb": _SMALL_BURSTABLE,
+}
+
+
+def performance_insights_supported(engine: str, instance_class: str) -> bool:
+    return instance_class not in PERFORMANCE_INSIGHTS_UNSUPPORTED.get(engine, frozenset())
+
+
+# RDS Enhanced Monitoring intervals (CreateDBInstance MonitoringInterval); 0 turns it off.
+RDS_MONITORING_INTERVALS: tuple[int, ...] = (0, 1, 5, 10, 15, 30, 60)

@@ -167,6 +167,8 @@ class StackConfig:
     db_backup_retention_days: int
     db_name: str
     db_username: str
+    db_performance_insights: bool  # free tier: 7 days of history, Database Insights standard
+    db_monitoring_interval: int  # Enhanced Monitoring seconds; 0 = off
     # cache
     cache_node_type: str
     cache_nodes: int
@@ -187,6 +189,8 @@ class StackConfig:
     alarms: AlarmThresholds
     waf_enabled: bool
     waf_rate_limit: int
+    alb_access_logs: bool
+    alb_access_logs_expire_days: int
     permissions_boundary_arn: str | None
     tags: dict[str, str] = field(default_factory=dict)
 
@@ -473,6 +477,28 @@ class _Reader:
         require_https = self.boolean("requireHttps", False)
         if require_https and certificate_arn is None:
             self.fail("certificateArn", "an ACM certificate ARN because requireHttps is true")
+        domain_name = self.string("domainName")
+        if certificate_arn and domain_name is None:
+            # https://<the ALB's own DNS name> can never match an ACM certificate: clients and the
+            # deploy's smoke check would refuse the TLS handshake.
+            self.fail(
+                "domainName",
+                "the DNS name the certificate covers (pointed at the ALB) because certificateArn "
+                "is set",
+            )
+
+        db_instance_class = self.listed(
+            "dbInstanceClass", "db.t4g.micro", catalog.RDS_INSTANCE_CLASSES, "a DB instance class"
+        )
+        db_performance_insights = self.boolean("dbPerformanceInsights", False)
+        if db_performance_insights and not catalog.performance_insights_supported(
+            "postgres", db_instance_class
+        ):
+            self.fail(
+                "dbPerformanceInsights",
+                f"false: RDS for PostgreSQL has no Performance Insights on {db_instance_class}",
+                True,
+            )
 
         db_storage = self.integer("dbAllocatedStorage", 20, minimum=20, maximum=65536)
         db_max_storage = self.integer(
@@ -553,12 +579,7 @@ class _Reader:
             enable_execute_command=self.boolean("enableExecuteCommand", False),
             log_retention_days=self.integer("logRetentionDays", 30, choices=LOG_RETENTION_DAYS),
             rate_limits={k: str(v) for k, v in sorted(rate_limits.items())},
-            db_instance_class=self.listed(
-                "dbInstanceClass",
-                "db.t4g.micro",
-                catalog.RDS_INSTANCE_CLASSES,
-                "a DB instance class",
-            ),
+            db_instance_class=db_instance_class,
             db_engine_version=self.checked(
                 "dbEngineVersion",
                 "16",
@@ -585,6 +606,10 @@ class _Reader:
                 pattern=re.compile(r"^[a-z][a-z0-9_]{0,15}$"),
                 expected="a lowercase identifier of at most 16 characters",
             ),
+            db_performance_insights=db_performance_insights,
+            db_monitoring_interval=self.integer(
+                "dbMonitoringInterval", 0, choices=catalog.RDS_MONITORING_INTERVALS
+            ),
             cache_node_type=self.listed(
                 "cacheNodeType",
                 "cache.t4g.micro",
@@ -608,7 +633,7 @@ class _Reader:
                 "a predefined ALB security policy",
             ),
             idle_timeout_seconds=self.integer("idleTimeoutSeconds", 60, minimum=1, maximum=4000),
-            domain_name=self.string("domainName"),
+            domain_name=domain_name,
             worker_enabled=self.boolean("workerEnabled", True),
             worker_schedule=self.string(
                 "workerSchedule",
@@ -623,6 +648,10 @@ class _Reader:
             alarms=self._alarms(),
             waf_enabled=self.boolean("wafEnabled", False),
             waf_rate_limit=self.integer("wafRateLimit", 2000, minimum=10, maximum=2000000000),
+            alb_access_logs=self.boolean("albAccessLogs", False),
+            alb_access_logs_expire_days=self.integer(
+                "albAccessLogsExpireDays", 90, minimum=1, maximum=3650
+            ),
             permissions_boundary_arn=self.string(
                 "permissionsBoundaryArn",
                 pattern=_IAM_POLICY_ARN,

@@ -7,9 +7,13 @@ deterministic fake outputs (ids, ARNs, endpoints, an image digest) so the progra
 
 Every fake id, ARN and generated name carries the resource's identity: a short hash of its
 logical name and replace-on-change inputs (``infra.replacement``). They are shaped like AWS's:
-EC2 ids with AWS's prefixes (``vpc-1a2b3c4d``, ``subnet-``, ``sg-``, ``rtb-``, ``vpce-`` ...; other
-ids are ``<logical name>-<hash>``), ARNs with the service, region and account where AWS puts them
-(IAM: global, ``arn:aws:iam::<account>:role/<path><name>``). Change an input that replaces
+EC2 ids with AWS's prefixes (``vpc-1a2b3c4d``, ``subnet-``, ``sg-``, ``rtb-``, ``vpce-`` ...; an S3
+bucket's id is its name and a queue's its URL, as the provider's; other ids are
+``<logical name>-<hash>``), ARNs with the service, region and account where AWS puts them
+(IAM: global, ``arn:aws:iam::<account>:role/<path><name>``; S3: ``arn:aws:s3:::<bucket>``). The
+invokes the program makes are answered as the provider would: the ECR token and image lookup, the
+caller identity, and the region's Elastic Load Balancing account (failing for regions launched
+after August 2022, as the provider does). Change an input that replaces
 a resource and it hands its dependents new values, so the replacement cascades through the plan
 as it would through the engine; ``infra.plandiff`` recomputes the same hashes from plan files to
 name the replaced resource behind each cascaded change.
@@ -137,14 +141,23 @@ def mock_identity(rtype: str, name: str, inputs: Mapping[str, Any]) -> str:
     return identity_hash(rtype, name, _redact(dict(inputs)))
 
 
-def physical_name(name: str, inputs: Mapping[str, Any], identity: str) -> str:
+# Types whose explicit name is not the ``name`` input (and its prefix input).
+_NAME_INPUTS: dict[str, tuple[str, str]] = {
+    "aws:s3/bucket:Bucket": ("bucket", "bucketPrefix"),
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": ("policyName", ""),
+}
+
+
+def physical_name(name: str, inputs: Mapping[str, Any], identity: str, rtype: str = "") -> str:
     """The name AWS would know the resource by: the explicit ``name`` (kept by a replacement,
     as on AWS), ``namePrefix`` plus a generated suffix, or Pulumi's auto-name (logical name plus
-    a suffix; a replacement is created before the old one is deleted, so it gets a new one)."""
-    if inputs.get("name"):
-        return str(inputs["name"])
-    if inputs.get("namePrefix"):
-        return f"{inputs['namePrefix']}{identity}"
+    a suffix; a replacement is created before the old one is deleted, so it gets a new one).
+    S3 buckets name themselves with ``bucket`` / ``bucketPrefix``."""
+    explicit, prefix = _NAME_INPUTS.get(rtype, ("name", "namePrefix"))
+    if inputs.get(explicit):
+        return str(inputs[explicit])
+    if prefix and inputs.get(prefix):
+        return f"{inputs[prefix]}{identity}"
     return f"{name}-{identity}"
 
 
@@ -183,25 +196,60 @@ _ARN_SERVICES = {
     "appautoscaling": "application-autoscaling",
 }
 LB_ID = "0123456789abcdef"
+# Elastic Load Balancing's account per region, as aws.elb.get_service_account answers (the ELB
+# user guide's table for regions available before August 2022; commercial partition).
+ELB_ACCOUNTS: dict[str, str] = {
+    "us-east-1": "127311923021",
+    "us-east-2": "033677994240",
+    "us-west-1": "027434742980",
+    "us-west-2": "797873946194",
+    "af-south-1": "098369216593",
+    "ap-east-1": "754344448648",
+    "ap-southeast-3": "589379963580",
+    "ap-south-1": "718504428378",
+    "ap-northeast-3": "383597477331",
+    "ap-northeast-2": "600734575887",
+    "ap-southeast-1": "114774131450",
+    "ap-southeast-2": "783225319266",
+    "ap-northeast-1": "582318560864",
+    "ca-central-1": "985666609251",
+    "eu-central-1": "054676820928",
+    "eu-west-1": "156460612806",
+    "eu-west-2": "652711504416",
+    "eu-south-1": "635631232127",
+    "eu-west-3": "009996457667",
+    "eu-north-1": "897822967062",
+    "me-south-1": "076674570225",
+    "sa-east-1": "507241528517",
+}
 
 
-def resource_id(rtype: str, name: str, identity: str) -> str:
+def resource_id(
+    rtype: str, name: str, identity: str, physical: str = "", region: str = "us-east-1"
+) -> str:
     """The id the mocks give a resource: ``<aws prefix>-<hash>`` for EC2 resources (``vpc-``,
-    ``subnet-``, ``sg-`` ...), ``<logical name>-<hash>`` otherwise."""
+    ``subnet-``, ``sg-`` ...), the bucket name for an S3 bucket and the queue URL for an SQS
+    queue (the provider's ids), ``<logical name>-<hash>`` otherwise."""
+    if rtype == "aws:s3/bucket:Bucket" and physical:
+        return physical
+    if rtype == "aws:sqs/queue:Queue" and physical:
+        return f"https://sqs.{region}.amazonaws.com/{ACCOUNT}/{physical}"
     prefix = ID_PREFIXES.get(rtype)
     return f"{prefix}-{identity}" if prefix else f"{name}-{identity}"
 
 
-def mock_id(resource: Recorded) -> str:
+def mock_id(resource: Recorded, region: str = "us-east-1") -> str:
     """The id the mocks gave ``resource`` (what its dependents received as ``.id``)."""
     identity = mock_identity(resource.type, resource.name, resource.inputs)
-    return resource_id(resource.type, resource.name, identity)
+    physical = physical_name(resource.name, resource.inputs, identity, resource.type)
+    return resource_id(resource.type, resource.name, identity, physical, region)
 
 
 def mock_physical_name(resource: Recorded) -> str:
     """The generated physical name of ``resource`` (what dependents received as ``.name``)."""
     inputs = resource.inputs
-    return physical_name(resource.name, inputs, mock_identity(resource.type, resource.name, inputs))
+    identity = mock_identity(resource.type, resource.name, inputs)
+    return physical_name(resource.name, inputs, identity, resource.type)
 
 
 def mock_arn(
@@ -240,6 +288,9 @@ def mock_arn(
         "aws:scheduler/schedule:Schedule": f"{regional}:schedule/default/{physical}",
         "aws:wafv2/webAcl:WebAcl": f"{regional}:regional/webacl/{physical}/{identity}",
         "aws:secretsmanager/secret:Secret": f"{regional}:secret:{physical}-AbCdEf",
+        "aws:sqs/queue:Queue": f"{regional}:{physical}",
+        # S3 bucket ARNs carry neither region nor account.
+        "aws:s3/bucket:Bucket": f"arn:aws:s3:::{physical}",
     }
     kind = rtype.rsplit(":", 1)[-1]
     return formats.get(rtype, f"{regional}:{kind.lower()}/{physical}")
@@ -262,8 +313,8 @@ class InfraMocks(pulumi.runtime.Mocks):
         if self.preview:
             return "", inputs
         identity = mock_identity(typ, name, inputs)
-        physical = physical_name(name, inputs, identity)
-        rid = resource_id(typ, name, identity)
+        physical = physical_name(name, inputs, identity, typ)
+        rid = resource_id(typ, name, identity, physical, self.region)
         state: dict[str, Any] = {
             **inputs,
             "name": physical,
@@ -305,6 +356,13 @@ class InfraMocks(pulumi.runtime.Mocks):
                 "revision": revision(identity),
             },
             "aws:ec2/vpc:Vpc": lambda: {"cidrBlock": inputs.get("cidrBlock")},
+            "aws:s3/bucket:Bucket": lambda: {
+                "bucket": physical,
+                "bucketDomainName": f"{physical}.s3.amazonaws.com",
+                "bucketRegionalDomainName": f"{physical}.s3.{self.region}.amazonaws.com",
+                "region": self.region,
+            },
+            "aws:sqs/queue:Queue": lambda: {"url": rid},
         }
         if typ in extra:
             state.update(extra[typ]())
@@ -348,11 +406,30 @@ class InfraMocks(pulumi.runtime.Mocks):
                 "expiresAt": "2099-01-01T00:00:00Z",
                 "id": self.region,
             },
+            # STS answers whoever calls: a role session of the mock account.
+            "aws:index/getCallerIdentity:getCallerIdentity": lambda: {
+                "accountId": ACCOUNT,
+                "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/deploy/session",
+                "userId": "AROAEXAMPLEROLEID:session",
+                "id": ACCOUNT,
+            },
         }
         if args.token == "aws:ecr/getImage:getImage":  # noqa: S105 (a function token)
             return self._ecr_image(dict(args.args))
+        if args.token == "aws:elb/getServiceAccount:getServiceAccount":  # noqa: S105
+            return self._elb_service_account(dict(args.args))
         answer = answers.get(args.token)
         return (answer() if answer else {}), []
+
+    def _elb_service_account(self, query: dict[str, Any]) -> tuple[dict, list]:
+        """The provider's table of Elastic Load Balancing accounts (regions before August 2022);
+        for a newer region it fails, as the provider does."""
+        region = query.get("region") or self.region
+        account = ELB_ACCOUNTS.get(region)
+        if account is None:
+            return {}, [("region", f"unsupported AWS Region: {region}")]
+        arn = f"arn:aws:iam::{account}:root"
+        return {"arn": arn, "id": account, "region": region}, []
 
     def _ecr_image(self, query: dict[str, Any]) -> tuple[dict, list]:
         """ECR's DescribeImages for one digest: the mock registry holds every well-formed digest

@@ -14,6 +14,7 @@ import os
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.access_logs import AccessLogsArgs
 from infra.components.alarms import Alarms, AlarmsArgs
 from infra.components.cache import Cache, CacheArgs
 from infra.components.database import Database, DatabaseArgs
@@ -24,6 +25,7 @@ from infra.components.registry import Registry, RegistryArgs
 from infra.components.scheduler import Scheduler, SchedulerArgs
 from infra.components.secrets import Secrets, SecretsArgs
 from infra.components.service import Service, ServiceArgs
+from infra.components.waf import WafArgs
 from infra.config import REPO_ROOT, StackConfig
 
 # uvicorn must keep idle connections open longer than the ALB does (else: sporadic 502s).
@@ -95,6 +97,11 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             apply_immediately=not cfg.protect,
             protect=cfg.protect,
             log_retention_days=cfg.log_retention_days,
+            performance_insights=cfg.db_performance_insights,
+            monitoring_interval=cfg.db_monitoring_interval,
+            region=cfg.region,
+            iam_path=f"/{cfg.prefix}/",
+            permissions_boundary=cfg.permissions_boundary_arn,
         ),
         opts,
     )
@@ -123,7 +130,27 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             ssl_policy=cfg.ssl_policy,
             idle_timeout_seconds=cfg.idle_timeout_seconds,
             deletion_protection=cfg.protect,
-            waf_rate_limit=cfg.waf_rate_limit if cfg.waf_enabled else None,
+            waf=(
+                WafArgs(
+                    rate_limit=cfg.waf_rate_limit,
+                    prefix=cfg.prefix,
+                    log_retention_days=cfg.log_retention_days,
+                    region=cfg.region,
+                )
+                if cfg.waf_enabled
+                else None
+            ),
+            access_logs=(
+                AccessLogsArgs(
+                    prefix=cfg.prefix,
+                    region=cfg.region,
+                    expire_days=cfg.alb_access_logs_expire_days,
+                    force_destroy=cfg.ephemeral,
+                    protect=cfg.protect,
+                )
+                if cfg.alb_access_logs
+                else None
+            ),
         ),
         opts,
     )
@@ -173,6 +200,7 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             security_group_id=network.task_sg.id,
             assign_public_ip=cfg.tasks_in_public_subnets,
             enabled=cfg.worker_enabled,
+            prefix=cfg.prefix,
         ),
         opts,
     )
@@ -188,6 +216,7 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             service_name=service.service_name,
             db_identifier=database.identifier,
             cache_node_ids=cache.node_ids,
+            dead_letter_queue_name=scheduler.dead_letter_queue.name,
         ),
         opts,
     )

@@ -69,8 +69,8 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     # replaces only when the *kind* of source changes, e.g. CIDR -> referenced group).
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": frozenset({"securityGroupId"}),
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": frozenset({"securityGroupId"}),
-    # docs: domain (and the deprecated vpc) force a new address
-    "aws:ec2/eip:Eip": frozenset({"domain", "vpc"}),
+    # docs: domain forces a new address (provider 7 removed the deprecated vpc argument)
+    "aws:ec2/eip:Eip": frozenset({"domain"}),
     # docs: allocation_id, subnet_id, connectivity_type, private_ip force a new gateway
     "aws:ec2/natGateway:NatGateway": frozenset(
         {"subnetId", "allocationId", "connectivityType", "privateIp"}
@@ -187,6 +187,24 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:iam/rolePolicy:RolePolicy": frozenset({"name", "namePrefix", "role"}),
     # docs: no update: role and policy_arn are ForceNew
     "aws:iam/rolePolicyAttachment:RolePolicyAttachment": frozenset({ALL_INPUTS}),
+    # docs: policy_name forces a new resource policy; the document updates in place
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": frozenset({"policyName"}),
+    # docs: name, name_prefix, fifo_queue force a new queue; attributes (retention, SSE) update
+    "aws:sqs/queue:Queue": frozenset({"name", "namePrefix", "fifoQueue"}),
+    # ---- S3 (the ALB's access-log bucket) ---------------------------------------------------
+    # docs: bucket, bucket_prefix, object_lock_enabled force a new bucket
+    "aws:s3/bucket:Bucket": frozenset({"bucket", "bucketPrefix", "objectLockEnabled"}),
+    # docs: the bucket (and expected_bucket_owner) force a new configuration resource; the
+    # configuration itself updates in place
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        frozenset({"bucket", "expectedBucketOwner"})
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": frozenset(
+        {"bucket", "expectedBucketOwner"}
+    ),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": frozenset({"bucket"}),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": frozenset({"bucket"}),
+    "aws:s3/bucketPolicy:BucketPolicy": frozenset({"bucket"}),
     # docs: name, name_prefix, fifo_topic force a new topic
     "aws:sns/topic:Topic": frozenset({"name", "namePrefix", "fifoTopic"}),
     # docs: topic_arn, protocol, endpoint force a new subscription
@@ -234,6 +252,9 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:wafv2/webAcl:WebAcl": frozenset({"name", "namePrefix", "scope"}),
     # docs: no update: resource_arn and web_acl_arn are ForceNew
     "aws:wafv2/webAclAssociation:WebAclAssociation": frozenset({"resourceArn", "webAclArn"}),
+    # docs: resource_arn forces a new logging configuration; destinations, filter and redacted
+    # fields update in place (PutLoggingConfiguration)
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": frozenset({"resourceArn"}),
     "aws:acm/certificate:Certificate": frozenset(
         {"domainName", "subjectAlternativeNames", "validationMethod", "keyAlgorithm"}
     ),
@@ -241,6 +262,14 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "random:index/randomPassword:RandomPassword": frozenset({ALL_INPUTS}),
     "random:index/randomString:RandomString": frozenset({ALL_INPUTS}),
     "random:index/randomId:RandomId": frozenset({ALL_INPUTS}),
+}
+
+
+# Types the program creates that have no replace-on-change input it sets, and why (a test checks
+# that every type of the three stacks' plans is in one of the two tables).
+UPDATED_IN_PLACE: dict[str, str] = {
+    "aws:ec2/internetGateway:InternetGateway": "vpc_id updates in place (detach, attach)",
+    "docker-build:index:Image": "a new build is an update of the same resource (a new digest)",
 }
 
 

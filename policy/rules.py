@@ -74,6 +74,8 @@ TAGGABLE_TYPES = frozenset(
         "aws:kms/key:Key",
         "aws:sns/topic:Topic",
         "aws:wafv2/webAcl:WebAcl",
+        "aws:s3/bucket:Bucket",
+        "aws:sqs/queue:Queue",
     }
 )
 

@@ -1,4 +1,5 @@
-"""CloudWatch alarms for the load balancer, the service, the database and the cache, to SNS."""
+"""CloudWatch alarms for the load balancer, the service, the database, the cache and the worker's
+dead-letter queue, to SNS."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class AlarmsArgs:
     service_name: pulumi.Input[str]
     db_identifier: pulumi.Input[str]
     cache_node_ids: Sequence[str]
+    dead_letter_queue_name: pulumi.Input[str] | None = None  # the worker schedule's
 
 
 class Alarms(pulumi.ComponentResource):
@@ -174,6 +176,21 @@ class Alarms(pulumi.ComponentResource):
                 statistic="Maximum",
                 threshold=t.redis_memory_percent,
                 evaluation_periods=5,
+            )
+        if args.dead_letter_queue_name is not None:
+            # Any message there is a worker run EventBridge Scheduler could not start; it stays
+            # in ALARM until the queue is read and purged (README: the scheduled worker).
+            self._alarm(
+                name,
+                "worker-dead-letters",
+                "Worker runs the scheduler could not start (messages in the dead-letter queue)",
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions={"QueueName": args.dead_letter_queue_name},
+                statistic="Maximum",
+                threshold=0,
+                evaluation_periods=1,
+                period=300,
             )
         self.topic_arn = self.topic.arn
         self.register_outputs({"topicArn": self.topic_arn})

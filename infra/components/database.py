@@ -11,6 +11,11 @@ import pulumi_random as random
 
 from infra.components.network import POSTGRES_PORT
 
+MONITORING_PRINCIPAL = "monitoring.rds.amazonaws.com"
+MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+# Performance Insights' free tier keeps 7 days; longer retention is billed per vCPU-month.
+PERFORMANCE_INSIGHTS_DAYS = 7
+
 
 @dataclass(frozen=True)
 class DatabaseArgs:
@@ -30,6 +35,11 @@ class DatabaseArgs:
     apply_immediately: bool
     protect: bool = False
     log_retention_days: int = 30
+    performance_insights: bool = False  # 7 days of history: the free tier
+    monitoring_interval: int = 0  # Enhanced Monitoring seconds; 0 = off
+    region: str = "us-east-1"  # for the instance's ARN in the monitoring role's trust
+    iam_path: str = "/"  # the monitoring role lives with the stack's other roles
+    permissions_boundary: str | None = None
 
     @property
     def identifier(self) -> str:
@@ -49,6 +59,9 @@ class Database(pulumi.ComponentResource):
     The master password is managed by RDS in Secrets Manager (``manage_master_user_password``);
     ``secret_arn`` is that secret, a JSON document with ``username`` and ``password`` keys. RDS
     rotates it every 7 days by default: see the README's rotation runbook.
+
+    Optionally Performance Insights (the free 7 days, Database Insights standard mode) and
+    Enhanced Monitoring, with a monitoring role of the stack's own.
     """
 
     def __init__(self, name: str, args: DatabaseArgs, opts: pulumi.ResourceOptions | None = None):
@@ -97,6 +110,9 @@ class Database(pulumi.ComponentResource):
             retention_in_days=args.log_retention_days,
             opts=child,
         )
+        monitoring_role, monitoring_policy = (
+            self._monitoring_role(name, args) if args.monitoring_interval else (None, None)
+        )
         self.instance = aws.rds.Instance(
             f"{name}-instance",
             identifier=args.identifier,
@@ -129,12 +145,20 @@ class Database(pulumi.ComponentResource):
             ),
             delete_automated_backups=args.skip_final_snapshot,
             apply_immediately=args.apply_immediately,
-            performance_insights_enabled=False,
+            performance_insights_enabled=args.performance_insights,
+            performance_insights_retention_period=(
+                PERFORMANCE_INSIGHTS_DAYS if args.performance_insights else None
+            ),
+            # RDS defaults new instances to the paid advanced mode; standard is the free tier.
+            database_insights_mode="standard" if args.performance_insights else None,
+            monitoring_interval=args.monitoring_interval,
+            monitoring_role_arn=monitoring_role.arn if monitoring_role else None,
             enabled_cloudwatch_logs_exports=["postgresql"],
             opts=pulumi.ResourceOptions(
                 parent=self,
                 protect=args.protect,
-                depends_on=[self.log_group],
+                # RDS checks the monitoring role's permissions when it is set.
+                depends_on=[self.log_group, *([monitoring_policy] if monitoring_policy else [])],
                 # The identifier is fixed: a replacement must delete the old instance (after its
                 # final snapshot) before creating the new one, or the create fails on the name.
                 delete_before_replace=True,
@@ -149,3 +173,46 @@ class Database(pulumi.ComponentResource):
         self.identifier = self.instance.identifier
         self.secret_arn = self.instance.master_user_secrets.apply(lambda s: s[0].secret_arn)
         self.register_outputs({"address": self.address, "secretArn": self.secret_arn})
+
+    def _monitoring_role(
+        self, name: str, args: DatabaseArgs
+    ) -> tuple[aws.iam.Role, aws.iam.RolePolicyAttachment]:
+        """The role RDS assumes to write Enhanced Monitoring metrics (to the account's
+        ``RDSOSMetrics`` log group, which RDS creates with 30 days of retention), trusted only for
+        this instance of this account (the RDS user guide's confused-deputy guard)."""
+        caller = aws.get_caller_identity_output(opts=pulumi.InvokeOutputOptions(parent=self))
+        partition = caller.arn.apply(lambda arn: arn.split(":")[1])
+        instance_arn = pulumi.Output.concat(
+            "arn:", partition, ":rds:", args.region, ":", caller.account_id, ":db:",
+            args.identifier,
+        )  # fmt: skip
+        role = aws.iam.Role(
+            f"{name}-monitoring",
+            description="RDS Enhanced Monitoring: write OS metrics to CloudWatch Logs",
+            assume_role_policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Effect": "Allow",
+                            "Principal": {"Service": MONITORING_PRINCIPAL},
+                            "Action": "sts:AssumeRole",
+                            "Condition": {
+                                "StringEquals": {"aws:SourceAccount": caller.account_id},
+                                "ArnLike": {"aws:SourceArn": instance_arn},
+                            },
+                        }
+                    ],
+                }
+            ),
+            path=args.iam_path,
+            permissions_boundary=args.permissions_boundary,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-monitoring",
+            role=role.name,
+            policy_arn=MONITORING_POLICY,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role, attachment

@@ -1,4 +1,5 @@
-"""Application Load Balancer, target group, listeners and the optional WAF web ACL."""
+"""Application Load Balancer, target group, listeners, and optionally its access-log bucket and
+the WAF web ACL (infra/components/waf.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.access_logs import AccessLogBucket, AccessLogsArgs
 from infra.components.network import APP_PORT
+from infra.components.waf import WafArgs, web_acl
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,8 @@ class LoadBalancerArgs:
     idle_timeout_seconds: int
     deletion_protection: bool
     health_check_path: str = "/health"
-    waf_rate_limit: int | None = None  # requests per 5 minutes per client IP; None = no WAF
+    waf: WafArgs | None = None  # None = no web ACL
+    access_logs: AccessLogsArgs | None = None  # None = no access logs
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -36,6 +40,14 @@ class LoadBalancer(pulumi.ComponentResource):
     ):
         super().__init__("service:infra:LoadBalancer", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        self.access_logs: AccessLogBucket | None = None
+        alb_opts = child
+        if args.access_logs is not None:
+            self.access_logs = AccessLogBucket(
+                f"{name}-access-logs", args.access_logs, pulumi.ResourceOptions(parent=self)
+            )
+            # ELB checks that it may write to the bucket when access logs are turned on.
+            alb_opts = pulumi.ResourceOptions(parent=self, depends_on=[self.access_logs.policy])
         self.alb = aws.lb.LoadBalancer(
             f"{name}-alb",
             load_balancer_type="application",
@@ -47,7 +59,12 @@ class LoadBalancer(pulumi.ComponentResource):
             idle_timeout=args.idle_timeout_seconds,
             enable_http2=True,
             enable_deletion_protection=args.deletion_protection,
-            opts=child,
+            access_logs=(
+                aws.lb.LoadBalancerAccessLogsArgs(bucket=self.access_logs.bucket_name, enabled=True)
+                if self.access_logs is not None
+                else None
+            ),
+            opts=alb_opts,
         )
         self.target_group = aws.lb.TargetGroup(
             f"{name}-tg",
@@ -107,54 +124,7 @@ class LoadBalancer(pulumi.ComponentResource):
         self.target_group_arn_suffix = self.target_group.arn_suffix
 
         self.web_acl: aws.wafv2.WebAcl | None = None
-        if args.waf_rate_limit is not None:
-            self.web_acl = self._waf(name, args.waf_rate_limit)
+        if args.waf is not None:
+            self.web_acl = web_acl(self, name, self.alb.arn, args.waf)
 
         self.register_outputs({"dnsName": self.dns_name})
-
-    def _waf(self, name: str, limit: int) -> aws.wafv2.WebAcl:
-        """A coarse per-IP rate limit in front of the application limiter."""
-
-        def visibility(metric: str):
-            return {
-                "cloudwatch_metrics_enabled": True,
-                "metric_name": metric,
-                "sampled_requests_enabled": True,
-            }
-
-        acl = aws.wafv2.WebAcl(
-            f"{name}-waf",
-            scope="REGIONAL",
-            description="Per-IP rate limit in front of the service",
-            default_action=aws.wafv2.WebAclDefaultActionArgs(
-                allow=aws.wafv2.WebAclDefaultActionAllowArgs()
-            ),
-            rules=[
-                aws.wafv2.WebAclRuleArgs(
-                    name="rate-limit-per-ip",
-                    priority=1,
-                    action=aws.wafv2.WebAclRuleActionArgs(
-                        block=aws.wafv2.WebAclRuleActionBlockArgs()
-                    ),
-                    statement=aws.wafv2.WebAclRuleStatementArgs(
-                        rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
-                            limit=limit,
-                            aggregate_key_type="IP",
-                            evaluation_window_sec=300,
-                        )
-                    ),
-                    visibility_config=aws.wafv2.WebAclRuleVisibilityConfigArgs(
-                        **visibility(f"{name}-rate-limit")
-                    ),
-                )
-            ],
-            visibility_config=aws.wafv2.WebAclVisibilityConfigArgs(**visibility(f"{name}-waf")),
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        aws.wafv2.WebAclAssociation(
-            f"{name}-waf",
-            resource_arn=self.alb.arn,
-            web_acl_arn=acl.arn,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return acl

@@ -13,6 +13,8 @@ from infra.components.service import Service, assume_role, policy
 WORKER_COMMAND = ["python", "-m", "service.worker", "run-due", "--once"]
 WORKER_CONTAINER = "worker"
 SCHEDULER_PRINCIPAL = "scheduler.amazonaws.com"
+# SQS's longest retention: two weeks to look at a failed run before its record expires.
+DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,7 @@ class SchedulerArgs:
     security_group_id: pulumi.Input[str]
     assign_public_ip: bool
     enabled: bool = True
+    prefix: str = "service"  # the dead-letter queue is <prefix>-worker-dlq
 
 
 class Scheduler(pulumi.ComponentResource):
@@ -81,6 +84,26 @@ class Scheduler(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.dead_letter_queue = aws.sqs.Queue(
+            f"{name}-dlq",
+            name=f"{args.prefix}-worker-dlq",
+            message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
+            sqs_managed_sse_enabled=True,
+            opts=child,
+        )
+        send_dead_letters = aws.iam.RolePolicy(
+            f"{name}-dead-letters",
+            role=self.role.id,
+            policy=policy(
+                {
+                    "Sid": "SendDeadLetters",
+                    "Effect": "Allow",
+                    "Action": ["sqs:SendMessage"],
+                    "Resource": [self.dead_letter_queue.arn],
+                }
+            ),
+            opts=child,
+        )
         self.schedule = aws.scheduler.Schedule(
             f"{name}-schedule",
             description="Run due automations (service.worker run-due --once)",
@@ -105,13 +128,25 @@ class Scheduler(pulumi.ComponentResource):
                         )
                     ),
                 ),
+                # Retries of the RunTask call (a started task is never re-run), all within the
+                # minute: a run that still cannot start goes to the dead-letter queue and the next
+                # minute's run picks up its work, so runs never pile up.
                 retry_policy=aws.scheduler.ScheduleTargetRetryPolicyArgs(
-                    # A missed minute is picked up by the next run: never pile runs up.
-                    maximum_retry_attempts=0,
+                    maximum_retry_attempts=2,
                     maximum_event_age_in_seconds=60,
+                ),
+                dead_letter_config=aws.scheduler.ScheduleTargetDeadLetterConfigArgs(
+                    arn=self.dead_letter_queue.arn
                 ),
             ),
             # The worker task uses the service's roles: wait for their policies too.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[run_task, *svc.role_policies]),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[run_task, send_dead_letters, *svc.role_policies]
+            ),
         )
-        self.register_outputs({"taskDefinition": self.task_definition.family})
+        self.register_outputs(
+            {
+                "taskDefinition": self.task_definition.family,
+                "deadLetterQueue": self.dead_letter_queue.name,
+            }
+        )

@@ -40,6 +40,23 @@ ASSUMPTIONS: dict[str, tuple[float, str]] = {
         "share of the database's allocated storage changed per day (automated backups grow by it "
         "for each retained day)",
     ),
+    "waf_log_gb_per_month": (
+        0.5,
+        "GB a month WAF logs: only the requests it blocked or counted are logged (scanners, "
+        "floods)",
+    ),
+    "alb_log_bytes_per_request": (
+        60.0,
+        "gzipped bytes of ALB access log per request (an entry is ~500 bytes before gzip)",
+    ),
+    "rds_enhanced_monitoring_kb_per_sample": (
+        10.0,
+        "KB per RDS Enhanced Monitoring sample (OS metrics and the process list)",
+    ),
+    "dead_letters_per_month": (
+        10.0,
+        "worker runs EventBridge Scheduler could not start, a month (each a dead letter)",
+    ),
     "container_insights_metrics": (
         10,
         "Container Insights metrics per dimension set (the cluster, each service, each task "

@@ -51,6 +51,13 @@ _FIXED_QUERIES: tuple[tuple[str, str, str, str], ...] = (
     ("cloudwatch.logs_ingest_gb", "AmazonCloudWatch", "", "DataProcessing-Bytes"),
     ("cloudwatch.logs_storage_gb_month", "AmazonCloudWatch", "", "TimedStorage-ByteHrs"),
     ("ecr.storage_gb_month", "AmazonECR", "", "TimedStorage-ByteHrs"),
+    ("s3.standard_gb_month", "AmazonS3", "Storage", "TimedStorage-ByteHrs"),
+)
+# The same, for prices the API quotes per request while the table keeps them per 1,000 or per
+# million requests: (table path, ServiceCode, productFamily, usagetype suffix, scale).
+_SCALED_QUERIES: tuple[tuple[str, str, str, str, float], ...] = (
+    ("s3.put_requests_1k", "AmazonS3", "API Request", "Requests-Tier1", 1e3),
+    ("sqs.million_requests", "AWSQueueService", "API Request", "Requests-RBP", 1e6),
 )
 
 # Prices per instance or node class: (table group, key, ServiceCode, productFamily, filters
@@ -76,14 +83,16 @@ _CLASS_QUERIES: tuple[tuple[str, str, str, str, tuple[tuple[str, str], ...]], ..
 def price_queries(table_region: Mapping[str, Any]) -> list[PriceQuery]:
     """The queries for one region; instance and node classes follow the classes already in the
     table (add a class to the table to have it priced)."""
+    fixed = [(*query, 1.0) for query in _FIXED_QUERIES] + list(_SCALED_QUERIES)
     queries = [
         PriceQuery(
             tuple(path.split(".")),
             service,
             (("productFamily", family),) if family else (),
             usagetype,
+            scale,
         )
-        for path, service, family, usagetype in _FIXED_QUERIES
+        for path, service, family, usagetype, scale in fixed
     ]
     for group, key, service, family, engine_filters in _CLASS_QUERIES:
         classes = (table_region.get(group) or {}).get(key) or {}

@@ -28,12 +28,12 @@ def test_the_programs_roles_can_be_created_by_the_prod_deploy_role(role_policies
 
 
 def test_the_programs_log_groups_and_endpoints_can_be_created_by_the_deploy_role(role_policies):
-    """Every log group the prod plan creates (tasks, RDS export, Container Insights) and its VPC
-    endpoints are within what the prod deploy role may create."""
+    """Every log group the prod plan creates (tasks, RDS export, Container Insights, WAF) and its
+    VPC endpoints are within what the prod deploy role may create."""
     docs = [role_policies["deploy-prod"]]
     run = run_stack("prod")
     groups = [g.plain_inputs()["name"] for g in run.of_type("aws:cloudwatch/logGroup:LogGroup")]
-    assert len(groups) == 3, groups
+    assert len(groups) == 4, groups
     for name in groups:
         arn = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:{name}"
         assert evaluate(docs, "logs:CreateLogGroup", arn, {}) == ALLOW, name
@@ -42,3 +42,67 @@ def test_the_programs_log_groups_and_endpoints_can_be_created_by_the_deploy_role
     endpoint = f"arn:aws:ec2:us-east-1:{ACCOUNT}:vpc-endpoint/*"
     for action in ("ec2:CreateVpcEndpoint", "ec2:ModifyVpcEndpoint", "ec2:DeleteVpcEndpoints"):
         assert evaluate(docs, action, endpoint, {}) == ALLOW, action
+
+
+def test_the_access_log_bucket_is_within_the_deploy_roles_and_only_staging_may_empty_it(
+    role_policies,
+):
+    for stack in ("staging", "prod"):
+        docs = [role_policies[f"deploy-{stack}"]]
+        run = run_stack(stack, albAccessLogs=True)
+        bucket = run.named("web-access-logs-bucket").plain_inputs()["bucket"]
+        arn = f"arn:aws:s3:::{bucket}"
+        for action in (
+            "s3:CreateBucket",
+            "s3:PutBucketPolicy",
+            "s3:PutEncryptionConfiguration",
+            "s3:PutLifecycleConfiguration",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:PutBucketOwnershipControls",
+            "s3:GetBucketPolicy",
+            "s3:ListBucket",
+            "s3:DeleteBucket",
+        ):
+            assert evaluate(docs, action, arn, {}) == ALLOW, (stack, action)
+        other = "prod" if stack == "staging" else "staging"
+        foreign = f"arn:aws:s3:::service-{other}-alb-logs-{ACCOUNT}"
+        assert evaluate(docs, "s3:PutBucketPolicy", foreign, {}) != ALLOW, stack
+        emptied = evaluate(docs, "s3:DeleteObject", f"{arn}/AWSLogs/{ACCOUNT}/x.log.gz", {})
+        assert (emptied == ALLOW) is (stack == "staging"), (stack, emptied)
+
+
+def test_waf_logging_dead_letters_and_monitoring_fit_the_prod_deploy_role(role_policies):
+    docs = [role_policies["deploy-prod"]]
+    run = run_stack("prod")
+    acl = f"arn:aws:wafv2:us-east-1:{ACCOUNT}:regional/webacl/web-waf/abc"
+    for action in ("wafv2:PutLoggingConfiguration", "wafv2:DeleteLoggingConfiguration"):
+        assert evaluate(docs, action, acl, {}) == ALLOW, action
+    for action in ("logs:CreateLogDelivery", "logs:PutResourcePolicy"):
+        assert evaluate(docs, action, "*", {}) == ALLOW, action
+    queue = run.named("worker-dlq").plain_inputs()["name"]
+    queue_arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}"
+    for action in ("sqs:CreateQueue", "sqs:SetQueueAttributes", "sqs:DeleteQueue"):
+        assert evaluate(docs, action, queue_arn, {}) == ALLOW, action
+    role = run.named("database-monitoring", "aws:iam/role:Role").plain_inputs()
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role{role['path']}database-monitoring-abc1234"
+    policy = run.named(
+        "database-monitoring", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+    ).plain_inputs()["policyArn"]
+    attach = {"iam:PolicyARN": policy}
+    assert evaluate(docs, "iam:AttachRolePolicy", role_arn, attach) == ALLOW
+    passed = {"iam:PassedToService": "monitoring.rds.amazonaws.com"}
+    assert evaluate(docs, "iam:PassRole", role_arn, passed) == ALLOW
+
+
+def test_the_boundary_lets_the_workload_roles_do_what_the_program_grants(boundary):
+    """The scheduler role sends dead letters and the monitoring role writes RDSOSMetrics: the
+    boundary caps both, so it must allow exactly that much."""
+    docs = [boundary]
+    run = run_stack("prod")
+    queue = run.named("worker-dlq").plain_inputs()["name"]
+    assert evaluate(docs, "sqs:SendMessage", f"arn:aws:sqs:us-east-1:{ACCOUNT}:{queue}") == ALLOW
+    group = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:RDSOSMetrics"
+    assert evaluate(docs, "logs:CreateLogGroup", group) == ALLOW
+    assert evaluate(docs, "logs:PutLogEvents", f"{group}:log-stream:db-ABC") == ALLOW
+    elsewhere = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/other-app"
+    assert evaluate(docs, "logs:CreateLogGroup", elsewhere) != ALLOW

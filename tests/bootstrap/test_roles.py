@@ -251,3 +251,17 @@ def test_boundary_allows_what_the_workload_roles_need(boundary):
     task_definition = f"arn:aws:ecs:us-east-1:{ACCOUNT}:task-definition/service-prod-worker:3"
     assert evaluate(docs, "ecs:RunTask", task_definition) == ALLOW
     assert evaluate(docs, "s3:GetObject", state_object("prod")) != ALLOW
+
+
+def test_access_log_bucket_configuration_is_readable_by_the_roles_that_preview_its_stack(
+    role_policies,
+):
+    def bucket(stack):
+        return f"arn:aws:s3:::service-{stack}-alb-logs-{ACCOUNT}"
+
+    assert evaluate([role_policies["preview"]], "s3:GetBucketPolicy", bucket("staging")) == ALLOW
+    assert not is_allowed([role_policies["preview"]], "s3:GetBucketPolicy", bucket("prod"))
+    assert evaluate([role_policies["preview-prod"]], "s3:GetBucketPolicy", bucket("prod")) == ALLOW
+    for kind in ("preview", "preview-prod"):
+        log = f"{bucket('prod')}/AWSLogs/{ACCOUNT}/elasticloadbalancing/x.log.gz"
+        assert not is_allowed([role_policies[kind]], "s3:GetObject", log), kind

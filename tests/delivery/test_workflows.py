@@ -345,6 +345,21 @@ def test_staging_builds_this_commit_on_push_and_never_on_dispatch():
     }
 
 
+def test_staging_can_build_every_cpu_architecture_the_config_accepts():
+    """service:cpuArchitecture ARM64 is built, not refused: QEMU before buildx, and buildx
+    offers every platform infra/config.py maps an architecture to."""
+    from infra.config import CPU_ARCHITECTURES
+
+    job = load("deploy.yml")["jobs"]["staging"]
+    uses = [s.get("uses", "") for s in steps(job)]
+    qemu = next(i for i, u in enumerate(uses) if u.startswith("docker/setup-qemu-action@"))
+    buildx = next(i for i, u in enumerate(uses) if u.startswith("docker/setup-buildx-action@"))
+    assert qemu < buildx, "buildx picks up QEMU's emulators when it starts"
+    assert "arm64" in steps(job)[qemu]["with"]["platforms"].split(",")
+    offered = set(steps(job)[buildx]["with"]["platforms"].split(","))
+    assert set(CPU_ARCHITECTURES.values()) <= offered, offered
+
+
 def test_prod_preview_previews_prod_for_real_and_summarises_the_digest():
     job = load("deploy.yml")["jobs"]["prod-preview"]
     image = next(s for s in steps(job) if s.get("id") == "image")

@@ -99,6 +99,22 @@ def test_https_required_without_certificate_is_rejected():
     )
 
 
+def test_a_certificate_without_the_dns_name_it_covers_is_refused():
+    """https://<ALB DNS name> can never match an ACM certificate: staging gets HTTPS with both."""
+    cert = "arn:aws:acm:us-east-1:210987654321:certificate/1b2c3d4e-aaaa-bbbb-cccc-0123456789ab"
+    message = config_error("staging", certificateArn=cert)
+    assert message.startswith("service:domainName in stack 'staging': expected the DNS name")
+    cfg = load("staging", certificateArn=cert, domainName="staging.example.com")
+    assert cfg.https and not cfg.require_https
+
+
+def test_access_log_expiry_is_bounded():
+    message = config_error("prod", albAccessLogsExpireDays=0)
+    assert message == (
+        "service:albAccessLogsExpireDays in stack 'prod': expected an integer >= 1, got 0"
+    )
+
+
 def test_ephemeral_stack_cannot_be_protected():
     message = config_error("staging", protect=True)
     assert message.startswith("service:protect in stack 'staging': expected false because")

@@ -54,6 +54,8 @@ TABLE = {
             "public_ipv4": {"hour": 0.005},
             "data_transfer": {"internet_out_gb": 0.09},
             "scheduler": {"million_invocations": 1.0},
+            "s3": {"standard_gb_month": 0.023, "put_requests_1k": 0.005},
+            "sqs": {"million_requests": 0.40},
         }
     },
 }
@@ -304,6 +306,73 @@ def test_waf_costs_the_acl_its_rules_and_requests():
     assert monthly(r, "WAF requests") == round(requests * 0.6, 4)
 
 
+def test_managed_rule_groups_are_billed_as_rules_and_paid_groups_are_unpriced():
+    def managed(name):
+        return {"name": name, "statement": {"managedRuleGroupStatement": {"name": name}}}
+
+    acl = res(
+        "aws:wafv2/webAcl:WebAcl", "waf",
+        rules=[{"name": "rate"}, managed("AWSManagedRulesCommonRuleSet")],
+    )  # fmt: skip
+    (rules,) = items(estimate(acl), "WAF rules")
+    assert (rules["quantity"], rules["monthly"]) == (2, 2.0)
+    assert "1 of them AWS managed rule groups" in rules["assumption"]
+    bots = res(
+        "aws:wafv2/webAcl:WebAcl", "waf", rules=[managed("AWSManagedRulesBotControlRuleSet")]
+    )
+    assert estimate(bots)["unpriced"] == ["aws:wafv2/webAcl:WebAcl"]
+
+
+def test_waf_logs_cost_their_own_volume_and_leave_the_task_logs_split_alone():
+    def group(logical, name):
+        entry = res("aws:cloudwatch/logGroup:LogGroup", logical, retentionInDays=30)
+        entry["inputs"]["name"] = name
+        return entry
+
+    r = estimate(group("app-logs", "/ecs/x"), group("waf", "aws-waf-logs-x"))
+    ingest = {i["resource"]: i["monthly"] for i in items(r, "CloudWatch Logs ingestion")}
+    assert ingest == {"app-logs": 2.5, "waf": 0.25}  # 5 GB and 0.5 GB * $0.50
+
+
+def test_rds_performance_insights_free_tier_and_enhanced_monitoring_ingestion():
+    db = res(
+        "aws:rds/instance:Instance", "db", engine="postgres", instanceClass="db.t4g.micro",
+        storageType="gp3", allocatedStorage=20, backupRetentionPeriod=1,
+        performanceInsightsEnabled=True, performanceInsightsRetentionPeriod=7,
+        databaseInsightsMode="standard", monitoringInterval=60,
+    )  # fmt: skip
+    r = estimate(db)
+    assert monthly(r, "Performance Insights") == 0
+    gb = 730 * 3600 / 60 * 10 / 1e6  # a 10 KB sample a minute
+    assert monthly(r, "RDS Enhanced Monitoring (CloudWatch Logs ingestion)") == round(gb * 0.5, 4)
+    longer = {**db, "inputs": {**db["inputs"], "performanceInsightsRetentionPeriod": 93}}
+    assert estimate(longer)["unpriced"] == ["aws:rds/instance:Instance"]
+
+
+def test_the_access_log_bucket_costs_storage_until_expiry_and_a_put_per_node_every_5_minutes():
+    bucket = res("aws:s3/bucket:Bucket", "logs", bucket="b")
+    alb = res(
+        "aws:lb/loadBalancer:LoadBalancer", "alb", loadBalancerType="application", internal=True,
+        subnets=["a", "b"], accessLogs={"bucket": "b", "enabled": True},
+    )  # fmt: skip
+    expiry = res(
+        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration", "exp", bucket="b",
+        rules=[{"status": "Enabled", "expiration": {"days": 30}}],
+    )  # fmt: skip
+    r = estimate(bucket, alb, expiry)
+    written = 5 * 3600 * 730 * 60 / 1e9  # 5 requests/s, 60 gzipped bytes each
+    stored = written * 30 / (730 / 24)
+    assert monthly(r, "S3 Standard storage") == round(stored * 0.023, 4)
+    assert monthly(r, "S3 PUT requests") == round(2 * 12 * 730 / 1000 * 0.005, 4)
+    alone = estimate(res("aws:s3/bucket:Bucket", "other", bucket="c"))
+    assert alone["unpriced"] == ["aws:s3/bucket:Bucket"], "only access-log buckets are priced"
+
+
+def test_a_dead_letter_queue_costs_its_few_requests():
+    r = estimate(res("aws:sqs/queue:Queue", "dlq"), dead_letters_per_month=1e6)
+    assert monthly(r, "SQS requests") == 1.2  # 3 million requests * $0.40
+
+
 def test_interface_endpoints_cost_per_az():
     endpoint = res(
         "aws:ec2/vpcEndpoint:VpcEndpoint", "ecr", serviceName="com.amazonaws.us-east-1.ecr.dkr",
@@ -335,8 +404,10 @@ def test_container_insights_metrics_are_billed_when_enabled():
 
 
 def test_an_unknown_billable_type_is_listed_as_unpriced_never_zero():
-    r = estimate(res("aws:sqs/queue:Queue", "jobs"), res("aws:secretsmanager/secret:Secret", "s"))
-    assert r["unpriced"] == ["aws:sqs/queue:Queue"]
+    r = estimate(
+        res("aws:kinesis/stream:Stream", "jobs"), res("aws:secretsmanager/secret:Secret", "s")
+    )
+    assert r["unpriced"] == ["aws:kinesis/stream:Stream"]
     assert r["monthly_total"] == 0.4
     assert any("jobs" in w and "without a rule" in w for w in r["warnings"])
 
@@ -401,8 +472,10 @@ def test_unverified_regions_say_so():
 # ---- the stacks -----------------------------------------------------------------------------
 
 # The S3 gateway endpoint (every stack) takes the worker's image pulls off NAT; prod's four
-# interface endpoints add 4 x 3 AZ x 730 h x $0.01 = $87.60 (issue 20).
-STACK_TOTALS = {"dev": 92.94, "staging": 122.37, "prod": 467.52}
+# interface endpoints add 4 x 3 AZ x 730 h x $0.01 = $87.60 (issue 20). Every stack's dead-letter
+# alarm adds $0.10; prod's managed rule groups $3, WAF logs $0.29, Enhanced Monitoring $0.23 and
+# the access-log bucket $0.18 (issue 20, second part).
+STACK_TOTALS = {"dev": 93.04, "staging": 122.47, "prod": 471.33}
 
 
 @pytest.mark.parametrize("stack", sorted(STACK_TOTALS))

@@ -167,7 +167,8 @@ BOUNDARY = "arn:aws:iam::123456789012:policy/service-ci/service-workload-boundar
 def test_every_role_lives_under_the_stack_path(stack):
     """The deploy roles may create roles only under /service-<stack>/."""
     roles = run_stack(stack).of_type("aws:iam/role:Role")
-    assert len(roles) == 3
+    # execution, task, scheduler; prod also RDS Enhanced Monitoring's
+    assert len(roles) == (4 if stack == "prod" else 3)
     assert {r.inputs.get("path") for r in roles} == {f"/service-{stack}/"}
     assert all(not r.inputs.get("permissionsBoundary") for r in roles)
 
@@ -180,3 +181,13 @@ def test_configured_boundary_is_set_on_every_role():
 def test_boundary_must_be_a_policy_arn():
     with pytest.raises(Exception, match=r"service:permissionsBoundaryArn in stack 'dev': expected"):
         run_stack("dev", permissionsBoundaryArn="service-workload-boundary")
+
+
+def test_staging_and_prod_run_the_same_cpu_architecture():
+    """Prod runs the image staging built (promotion copies its digest): an ARM64 prod behind an
+    X86_64 staging would start tasks that cannot execute the image."""
+    arch = {
+        stack: load_stack_config(stack).get("service:cpuArchitecture", "X86_64")
+        for stack in ("staging", "prod")
+    }
+    assert arch["staging"] == arch["prod"], arch

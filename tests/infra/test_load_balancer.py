@@ -41,11 +41,12 @@ def test_without_certificate_http_forwards_and_there_is_no_https_listener(stagin
 
 
 def test_adding_a_certificate_to_a_stack_turns_on_the_redirect(stack_run):
-    run = stack_run("staging", certificateArn=CERT)
+    run = stack_run("staging", certificateArn=CERT, domainName="staging.example.com")
     by_port = listeners(run)
     assert set(by_port) == {80, 443}
     assert by_port[80]["defaultActions"][0]["type"] == "redirect"
     assert by_port[443]["certificateArn"] == CERT
+    assert run.outputs["serviceUrl"] == "https://staging.example.com"
 
 
 def test_alb_is_public_drops_invalid_headers_and_sits_in_public_subnets(any_stack):

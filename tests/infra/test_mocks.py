@@ -51,10 +51,15 @@ def arns_in(run) -> set[str]:
     return {m.group(0) for r in run.resources for m in ARN.finditer(json.dumps(r.plain_inputs()))}
 
 
+# IAM ARNs in the plan that are not the stack's roles: AWS managed policies, and the us-east-1
+# Elastic Load Balancing account that writes the access logs (the provider's answer).
+NOT_OURS = re.compile(r"arn:aws:iam::aws:policy/service-role/\w+|arn:aws:iam::127311923021:root")
+
+
 def test_iam_arns_have_no_region_and_sit_under_the_stack_path(prod):
     iam = {a for a in arns_in(prod) if a.startswith("arn:aws:iam:")}
     assert iam, "expected IAM ARNs in the plan"
-    for arn in iam - {"arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"}:
+    for arn in {a for a in iam if not NOT_OURS.fullmatch(a)}:
         assert re.fullmatch(r"arn:aws:iam::123456789012:role/service-prod/[\w+=,.@-]+", arn), arn
 
 
@@ -70,6 +75,11 @@ def test_iam_arns_have_no_region_and_sit_under_the_stack_path(prod):
         ("secretsmanager", r"arn:aws:secretsmanager:us-east-1:123456789012:secret:.+"),
         ("wafv2", r"arn:aws:wafv2:us-east-1:123456789012:regional/webacl/[\w-]+/[0-9a-f]{8}"),
         ("sns", r"arn:aws:sns:us-east-1:123456789012:[\w-]+"),
+        ("sqs", r"arn:aws:sqs:us-east-1:123456789012:service-prod-worker-dlq"),
+        # S3 bucket ARNs have neither region nor account
+        ("s3", r"arn:aws:s3:::service-prod-alb-logs-123456789012(/AWSLogs/123456789012)?(/\*)?"),
+        ("logs", r"arn:aws:logs:us-east-1:123456789012:(log-group:[\w/.-]+(:\*)?|\*)"),
+        ("rds", r"arn:aws:rds:us-east-1:123456789012:db:service-prod-db"),
     ],
 )
 def test_regional_arns_put_service_region_and_account_where_aws_does(prod, service, shape):
@@ -77,3 +87,11 @@ def test_regional_arns_put_service_region_and_account_where_aws_does(prod, servi
     assert arns, service
     for arn in arns:
         assert re.fullmatch(shape, arn), arn
+
+
+def test_s3_buckets_and_sqs_queues_have_the_providers_ids(prod):
+    bucket = prod.named("web-access-logs-bucket")
+    assert mock_id(bucket) == "service-prod-alb-logs-123456789012"
+    assert prod.named("web-access-logs-policy").inputs["bucket"] == mock_id(bucket)
+    queue = mock_id(prod.named("worker-dlq"))
+    assert queue == "https://sqs.us-east-1.amazonaws.com/123456789012/service-prod-worker-dlq"

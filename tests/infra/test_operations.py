@@ -242,7 +242,8 @@ def test_waf_blocks_per_ip_above_the_configured_rate(prod):
     acl = prod.named("web-waf", "aws:wafv2/webAcl:WebAcl").inputs
     assert acl["scope"] == "REGIONAL"
     assert acl["defaultAction"] == {"allow": {}}
-    (rule,) = acl["rules"]
+    (rule,) = [r for r in acl["rules"] if r["name"] == "rate-limit-per-ip"]
+    assert rule["priority"] == 1, "the flood is cut before the managed rules run"
     assert rule["action"] == {"block": {}}
     statement = rule["statement"]["rateBasedStatement"]
     assert (statement["limit"], statement["aggregateKeyType"]) == (2000, "IP")

@@ -187,11 +187,14 @@ RETENTION = {"dev": 7, "staging": 7, "prod": 90}
 def test_every_log_group_has_the_stacks_retention(any_stack):
     stack, run = any_stack
     groups = {r.inputs["name"]: r.inputs["retentionInDays"] for r in run.of_type(LOG_GROUP)}
-    assert groups == {
+    expected = {
         f"/ecs/service-{stack}": RETENTION[stack],
         f"/aws/ecs/containerinsights/service-{stack}/performance": RETENTION[stack],
         f"/aws/rds/instance/service-{stack}-db/postgresql": RETENTION[stack],
     }
+    if stack == "prod":  # the WAF's (wafEnabled)
+        expected[f"aws-waf-logs-service-{stack}"] = RETENTION[stack]
+    assert groups == expected
 
 
 def test_cluster_is_named_after_the_stack_and_created_after_its_insights_log_group(any_stack):

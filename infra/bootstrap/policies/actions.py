@@ -9,6 +9,12 @@ WILDCARD_WRITE_EXCEPTIONS: dict[str, str] = {
     "(prod's wafEnabled) calls it on the caller's behalf",
     "sns:SetSubscriptionAttributes": "no resource type; the alarm e-mail subscription's attributes",
     "sns:Unsubscribe": "no resource type; removing the alarm e-mail subscription",
+    "logs:CreateLogDelivery": "no resource type; WAF logging to CloudWatch Logs creates the "
+    "delivery as the caller (AWS WAF developer guide, logging permissions)",
+    "logs:DeleteLogDelivery": "no resource type; removing the WAF log delivery",
+    "logs:PutResourcePolicy": "no resource type; the stack's own CloudWatch Logs resource "
+    "policy admitting WAF log delivery to its aws-waf-logs- group",
+    "logs:DeleteResourcePolicy": "no resource type; deleting that resource policy",
     "ssmmessages:CreateControlChannel": "no resource type; ECS Exec channels (boundary only)",
     "ssmmessages:CreateDataChannel": "no resource type; ECS Exec channels (boundary only)",
     "ssmmessages:OpenControlChannel": "no resource type; ECS Exec channels (boundary only)",
@@ -53,6 +59,11 @@ READ_ACTIONS = (
     "wafv2:GetWebACL",
     "wafv2:GetWebACLForResource",
     "wafv2:ListTagsForResource",
+    "wafv2:GetLoggingConfiguration",
+    "logs:DescribeResourcePolicies",
+    "sqs:GetQueueAttributes",
+    "sqs:GetQueueUrl",
+    "sqs:ListQueueTags",
     "iam:GetRole",
     "iam:GetRolePolicy",
     "iam:ListRolePolicies",
@@ -75,10 +86,19 @@ IMAGE_PUSH_ACTIONS = (
     "ecr:PutImage",
     "ecr:UploadLayerPart",
 )
-# The ECS agent's managed policy, the only one the program attaches (infra/components/service.py).
-ATTACHABLE_POLICIES = ("arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",)
-# Services the program's roles are passed to.
-PASSED_TO_SERVICES = ("ecs-tasks.amazonaws.com", "scheduler.amazonaws.com")
+# The AWS managed policies the program attaches: the ECS agent's (infra/components/service.py) and
+# RDS Enhanced Monitoring's (infra/components/database.py).
+ATTACHABLE_POLICIES = (
+    "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+    "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+)
+# Services the program's roles are passed to: ECS (task and execution roles), EventBridge
+# Scheduler (the worker schedule's role) and RDS Enhanced Monitoring (the monitoring role).
+PASSED_TO_SERVICES = (
+    "ecs-tasks.amazonaws.com",
+    "scheduler.amazonaws.com",
+    "monitoring.rds.amazonaws.com",
+)
 # Service-linked roles a first deploy in a fresh account creates.
 SERVICE_LINKED_ROLES = (
     "ecs.amazonaws.com",
@@ -258,7 +278,9 @@ WAF_WRITE_ACTIONS = (
     "wafv2:AssociateWebACL",
     "wafv2:CreateWebACL",
     "wafv2:DeleteWebACL",
+    "wafv2:DeleteLoggingConfiguration",
     "wafv2:DisassociateWebACL",
+    "wafv2:PutLoggingConfiguration",
     "wafv2:TagResource",
     "wafv2:UntagResource",
     "wafv2:UpdateWebACL",
@@ -267,8 +289,56 @@ WAF_WRITE_ACTIONS = (
 NO_RESOURCE_TYPE_WRITE_ACTIONS = (
     "ecs:DeregisterTaskDefinition",
     "elasticloadbalancing:SetWebAcl",
+    "logs:CreateLogDelivery",
+    "logs:DeleteLogDelivery",
+    "logs:DeleteResourcePolicy",
+    "logs:PutResourcePolicy",
     "sns:SetSubscriptionAttributes",
     "sns:Unsubscribe",
+)
+
+# The ALB's access-log bucket (<prefix>-alb-logs-<account>): its configuration, and the reads a
+# refresh of it makes (HeadBucket is authorised as s3:ListBucket).
+ACCESS_LOG_BUCKET_WRITE_ACTIONS = (
+    "s3:CreateBucket",
+    "s3:DeleteBucket",
+    "s3:DeleteBucketPolicy",
+    "s3:PutBucketOwnershipControls",
+    "s3:PutBucketPolicy",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutBucketTagging",
+    "s3:PutEncryptionConfiguration",
+    "s3:PutLifecycleConfiguration",
+)
+ACCESS_LOG_BUCKET_READ_ACTIONS = (
+    "s3:GetAccelerateConfiguration",
+    "s3:GetBucketAcl",
+    "s3:GetBucketCORS",
+    "s3:GetBucketLocation",
+    "s3:GetBucketLogging",
+    "s3:GetBucketObjectLockConfiguration",
+    "s3:GetBucketOwnershipControls",
+    "s3:GetBucketPolicy",
+    "s3:GetBucketPublicAccessBlock",
+    "s3:GetBucketRequestPayment",
+    "s3:GetBucketTagging",
+    "s3:GetBucketVersioning",
+    "s3:GetBucketWebsite",
+    "s3:GetEncryptionConfiguration",
+    "s3:GetLifecycleConfiguration",
+    "s3:GetReplicationConfiguration",
+    "s3:ListBucket",
+)
+# force_destroy (the disposable stack only) empties the bucket before deleting it.
+ACCESS_LOG_EMPTY_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion", "s3:ListBucketVersions")
+
+# The worker schedule's dead-letter queue (<prefix>-worker-dlq).
+QUEUE_WRITE_ACTIONS = (
+    "sqs:CreateQueue",
+    "sqs:DeleteQueue",
+    "sqs:SetQueueAttributes",
+    "sqs:TagQueue",
+    "sqs:UntagQueue",
 )
 
 
@@ -341,6 +411,19 @@ IAM_WRITE_ACTIONS = (
     "iam:Untag*",
     "iam:Update*",
     "iam:Upload*",
+)
+
+
+# What RDS does with the Enhanced Monitoring role (AmazonRDSEnhancedMonitoringRole's actions): the
+# account's RDSOSMetrics log group, which RDS creates with 30 days of retention.
+RDS_MONITORING_LOG_GROUP = "RDSOSMetrics"
+RDS_MONITORING_LOG_ACTIONS = (
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:DescribeLogStreams",
+    "logs:GetLogEvents",
+    "logs:PutLogEvents",
+    "logs:PutRetentionPolicy",
 )
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from infra.bootstrap.policies.actions import ECS_EXEC_ACTIONS, IAM_WRITE_ACTIONS
+from infra.bootstrap.policies.actions import (
+    ECS_EXEC_ACTIONS,
+    IAM_WRITE_ACTIONS,
+    RDS_MONITORING_LOG_ACTIONS,
+    RDS_MONITORING_LOG_GROUP,
+)
 from infra.bootstrap.policies.document import allow, deny, document
 from infra.bootstrap.policies.scope import AccountScope
 
 
 def boundary_policy(scope: AccountScope) -> dict:
     """The permissions boundary of every role the deploy roles create: the most a workload
-    role (ECS execution/task role, the scheduler's role) can ever do, whatever policy is put on
-    it; no IAM change outside the project's stack paths; the boundary cannot be removed."""
+    role (ECS execution/task role, the scheduler's role, the RDS monitoring role) can ever do,
+    whatever policy is put on it; no IAM change outside the project's stack paths; the boundary
+    cannot be removed."""
     project_roles = [scope.workload_role_arns(stack) for stack in scope.stacks]
     return document(
         allow("EcrAuth", ["ecr:GetAuthorizationToken"], "*"),
@@ -48,6 +54,21 @@ def boundary_policy(scope: AccountScope) -> dict:
             ["iam:PassRole"],
             project_roles,
             {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}},
+        ),
+        allow(
+            # The worker schedule's role records runs it could not start (<prefix>-worker-dlq).
+            "SendWorkerDeadLetters",
+            ["sqs:SendMessage"],
+            scope.arn("sqs", f"{scope.project}-*"),
+        ),
+        allow(
+            # AmazonRDSEnhancedMonitoringRole, as far as RDS uses it: its RDSOSMetrics group.
+            "WriteRdsEnhancedMonitoring",
+            RDS_MONITORING_LOG_ACTIONS,
+            [
+                scope.arn("logs", f"log-group:{RDS_MONITORING_LOG_GROUP}"),
+                scope.arn("logs", f"log-group:{RDS_MONITORING_LOG_GROUP}:log-stream:*"),
+            ],
         ),
         allow("EcsExec", ECS_EXEC_ACTIONS, "*"),
         {

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from infra.bootstrap.policies.actions import (
+    ACCESS_LOG_BUCKET_READ_ACTIONS,
+    ACCESS_LOG_BUCKET_WRITE_ACTIONS,
+    ACCESS_LOG_EMPTY_ACTIONS,
     ALARM_TOPIC_WRITE_ACTIONS,
     ALARM_WRITE_ACTIONS,
     APP_SECRET_ACTIONS,
@@ -20,6 +23,7 @@ from infra.bootstrap.policies.actions import (
     NETWORK_WRITE_ACTIONS,
     NO_RESOURCE_TYPE_WRITE_ACTIONS,
     PASSED_TO_SERVICES,
+    QUEUE_WRITE_ACTIONS,
     READ_ACTIONS,
     REGISTRY_WRITE_ACTIONS,
     SERVICE_LINKED_ROLES,
@@ -76,6 +80,19 @@ def _reads() -> dict:
     return allow("ReadStackResources", READ_ACTIONS, "*")
 
 
+def access_log_buckets(scope: AccountScope, stacks: tuple[str, ...]) -> list[str]:
+    """The ALB access-log buckets of ``stacks`` (``<prefix>-alb-logs-<account>``,
+    infra/components/access_logs.py)."""
+    return sorted(f"arn:{scope.partition}:s3:::{scope.prefix(s)}-alb-logs-*" for s in stacks)
+
+
+def _log_bucket_reads(scope: AccountScope, stacks: tuple[str, ...]) -> dict:
+    """A refresh reads the access-log bucket's configuration (bucket-level only: no object)."""
+    return allow(
+        "ReadAccessLogBuckets", ACCESS_LOG_BUCKET_READ_ACTIONS, access_log_buckets(scope, stacks)
+    )
+
+
 def _image_reads(scope: AccountScope, stacks: tuple[str, ...], sid: str) -> dict:
     """Pull and inspect images of the repositories tagged with one of ``stacks`` (repository
     names are autonamed by the program; the provider's default tag ``stack`` says whose)."""
@@ -92,6 +109,7 @@ def preview_policy(scope: AccountScope, keys: KeyArns) -> dict:
     prod = scope.prod_stack
     return document(
         _reads(),
+        _log_bucket_reads(scope, scope.nonprod_stacks),
         *_state_read(scope, scope.nonprod_stacks, keys),
         allow("DecryptNonProdStackSecrets", ["kms:Decrypt"], keys.nonprod),
         _image_reads(scope, scope.nonprod_stacks, "InspectNonProdImages"),
@@ -117,6 +135,7 @@ def preview_prod_policy(scope: AccountScope, keys: KeyArns) -> dict:
     staging's image (the digest the approval will ship); write nothing."""
     return document(
         _reads(),
+        _log_bucket_reads(scope, (scope.prod_stack,)),
         *_state_read(scope, (scope.prod_stack,), keys),
         allow("DecryptProdStackSecrets", ["kms:Decrypt"], keys.prod),
         allow(
@@ -137,11 +156,13 @@ def preview_prod_policy(scope: AccountScope, keys: KeyArns) -> dict:
 
 def stack_log_groups(prefix: str) -> tuple[str, ...]:
     """The log groups the program creates (infra/components): the tasks', the RDS export's (the
-    instance is named <prefix>-db) and Container Insights' (the cluster is named <prefix>)."""
+    instance is named <prefix>-db), Container Insights' (the cluster is named <prefix>) and
+    WAF's (aws-waf-logs-<prefix>)."""
     return (
         f"/ecs/{prefix}",
         f"/aws/rds/instance/{prefix}-db/postgresql",
         f"/aws/ecs/containerinsights/{prefix}/performance",
+        f"aws-waf-logs-{prefix}",
     )
 
 
@@ -152,6 +173,7 @@ def deploy_policy(scope: AccountScope, keys: KeyArns, stack: str) -> dict:
     others = sorted(s for s in scope.stacks if s != stack)
     statements = [
         _reads(),
+        _log_bucket_reads(scope, (stack,)),
         *_state_write(scope, stack, keys),
         allow("UseStackSecretsKey", ["kms:Decrypt", "kms:Encrypt"], key),
         allow("Network", NETWORK_WRITE_ACTIONS, scope.arn("ec2", "*")),
@@ -233,8 +255,18 @@ def deploy_policy(scope: AccountScope, keys: KeyArns, stack: str) -> dict:
             WAF_WRITE_ACTIONS,
             [
                 scope.arn("wafv2", "regional/webacl/*/*"),
+                # a web ACL's managed rule groups are authorised as managed rule sets
+                scope.arn("wafv2", "regional/managedruleset/*/*"),
                 scope.arn("elasticloadbalancing", "loadbalancer/app/*/*"),
             ],
+        ),
+        allow(
+            "AccessLogBucket", ACCESS_LOG_BUCKET_WRITE_ACTIONS, access_log_buckets(scope, (stack,))
+        ),
+        allow(
+            "WorkerDeadLetterQueue",
+            QUEUE_WRITE_ACTIONS,
+            scope.arn("sqs", f"{prefix}-*"),
         ),
         allow("NoResourceTypeWrites", NO_RESOURCE_TYPE_WRITE_ACTIONS, "*"),
         *_iam_statements(scope, stack),
@@ -255,7 +287,19 @@ def deploy_policy(scope: AccountScope, keys: KeyArns, stack: str) -> dict:
     ]
     if stack == scope.prod_stack:
         # Promotion copies staging's digest into prod's repository (pull only).
-        statements.insert(3, _image_reads(scope, (scope.staging_stack,), "PullStagingImages"))
+        statements.insert(4, _image_reads(scope, (scope.staging_stack,), "PullStagingImages"))
+    else:
+        # The disposable stack's destroy empties its access-log bucket (force_destroy); prod's
+        # deploy role can never delete a log object.
+        buckets = access_log_buckets(scope, (stack,))
+        statements.insert(
+            -2,  # before the ABAC guards
+            allow(
+                "EmptyAccessLogBucketOnDestroy",
+                ACCESS_LOG_EMPTY_ACTIONS,
+                [*buckets, *(f"{bucket}/*" for bucket in buckets)],
+            ),
+        )
     return document(*statements)
 
 
@@ -266,13 +310,13 @@ def _iam_statements(scope: AccountScope, stack: str) -> list[dict]:
         allow("CreateStackRolesWithBoundary", ["iam:CreateRole"], roles, boundary),
         allow("ManageStackRoles", STACK_ROLE_ACTIONS, roles),
         allow(
-            "AttachOnlyTheEcsExecutionPolicy",
+            "AttachOnlyTheListedManagedPolicies",
             ["iam:AttachRolePolicy", "iam:DetachRolePolicy"],
             roles,
             {"ArnEquals": {"iam:PolicyARN": list(ATTACHABLE_POLICIES)}},
         ),
         allow(
-            "PassStackRolesToEcsAndScheduler",
+            "PassStackRolesToTheirServices",
             ["iam:PassRole"],
             roles,
             {"StringEquals": {"iam:PassedToService": list(PASSED_TO_SERVICES)}},

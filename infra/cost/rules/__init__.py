@@ -21,6 +21,7 @@ from infra.cost.rules.network import (
     rule_vpc_endpoint,
     rule_web_acl,
 )
+from infra.cost.rules.storage import rule_s3_bucket, rule_sqs_queue
 
 Rule = Callable[[Context, dict], list[Item]]
 
@@ -40,6 +41,8 @@ RULES: dict[str, Rule] = {
     VPC_ENDPOINT: rule_vpc_endpoint,
     "aws:ecr/repository:Repository": rule_ecr_repository,
     "aws:ecs/cluster:Cluster": rule_ecs_cluster,
+    "aws:s3/bucket:Bucket": rule_s3_bucket,
+    "aws:sqs/queue:Queue": rule_sqs_queue,
 }
 
 # Types that cost nothing by themselves, and why (what they cause is priced elsewhere).
@@ -65,6 +68,17 @@ FREE: dict[str, str] = {
     "aws:lb/targetGroup:TargetGroup": "no charge (the ALB is priced)",
     "aws:alb/targetGroup:TargetGroup": "no charge (the ALB is priced)",
     "aws:wafv2/webAclAssociation:WebAclAssociation": "no charge (the web ACL is priced)",
+    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": "no charge (its log "
+    "group is priced)",
+    "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": "no charge",
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": (
+        "SSE-S3 costs nothing"
+    ),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": "no charge for "
+    "expiration actions",
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": "no charge",
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": "no charge",
+    "aws:s3/bucketPolicy:BucketPolicy": "no charge",
     "aws:rds/subnetGroup:SubnetGroup": "no charge",
     "aws:rds/parameterGroup:ParameterGroup": "no charge",
     "aws:elasticache/subnetGroup:SubnetGroup": "no charge",

@@ -49,6 +49,7 @@ def rule_rds_instance(ctx: Context, r: dict) -> list[Item]:
             f"{backups:g} GB, of which {allocated:g} GB (the provisioned size) are free",
         ),
     ]
+    items += _insights(ctx, r)
     if inputs.get("manageMasterUserPassword"):
         items.append(
             line_item(
@@ -60,6 +61,60 @@ def rule_rds_instance(ctx: Context, r: dict) -> list[Item]:
                 "created by RDS, not in the plan",
             )
         )
+    return items
+
+
+# RDS keeps Enhanced Monitoring records in its RDSOSMetrics log group for 30 days by default.
+ENHANCED_MONITORING_RETENTION_DAYS = 30
+
+
+def _insights(ctx: Context, r: dict) -> list[Item]:
+    """Performance Insights (free at 7 days of history in standard mode) and Enhanced
+    Monitoring (its records are CloudWatch Logs ingestion and storage)."""
+    inputs = r["inputs"]
+    items: list[Item] = []
+    if inputs.get("performanceInsightsEnabled"):
+        days = int(inputs.get("performanceInsightsRetentionPeriod") or 7)
+        if days != 7 or inputs.get("databaseInsightsMode") == "advanced":
+            raise Unpriced(
+                f"Performance Insights with {days} days or advanced mode is billed per vCPU "
+                "(only the free 7-day standard tier is priced)"
+            )
+        items.append(
+            line_item(
+                r,
+                "Performance Insights (7 days, standard mode)",
+                1,
+                "instance-month",
+                0.0,
+                "the free tier: 7 days of history",
+            )
+        )
+    interval = int(inputs.get("monitoringInterval") or 0)
+    if interval:
+        samples = ctx.hours * 3600 / interval
+        kb = ctx.assumptions["rds_enhanced_monitoring_kb_per_sample"]
+        gb = samples * kb / 1e6
+        kept = gb * ENHANCED_MONITORING_RETENTION_DAYS / (ctx.hours / 24)
+        why = f"a sample every {interval} s {TIMES} {kb:g} KB = {gb:.2f} GB a month"
+        items += [
+            line_item(
+                r,
+                "RDS Enhanced Monitoring (CloudWatch Logs ingestion)",
+                gb,
+                "GB",
+                ctx.price("cloudwatch", "logs_ingest_gb"),
+                why,
+            ),
+            line_item(
+                r,
+                "RDS Enhanced Monitoring (CloudWatch Logs storage)",
+                kept,
+                "GB-month",
+                ctx.price("cloudwatch", "logs_storage_gb_month"),
+                f"RDSOSMetrics keeps {ENHANCED_MONITORING_RETENTION_DAYS} days",
+            ),
+        ]
     return items
 
 

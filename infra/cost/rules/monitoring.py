@@ -29,13 +29,26 @@ def rule_metric_alarm(ctx: Context, r: dict) -> list[Item]:
     ]
 
 
+# WAF only writes to log groups named so (infra/components/waf.py).
+WAF_LOG_PREFIX = "aws-waf-logs-"
+
+
+def _is_waf(group: dict) -> bool:
+    return str(group["inputs"].get("name") or "").startswith(WAF_LOG_PREFIX)
+
+
 def rule_log_group(ctx: Context, r: dict) -> list[Item]:
-    groups = ctx.of_type(r["type"])
-    gb = ctx.assumptions["log_gb_per_month"] / len(groups)
+    if _is_waf(r):
+        gb = ctx.assumptions["waf_log_gb_per_month"]
+        share = "waf_log_gb_per_month (requests WAF blocked or counted)"
+    else:
+        groups = [g for g in ctx.of_type(r["type"]) if not _is_waf(g)]
+        gb = ctx.assumptions["log_gb_per_month"] / len(groups)
+        split = f", split over {len(groups)} log groups" if len(groups) > 1 else ""
+        share = f"log_gb_per_month{split}"
     retention = r["inputs"].get("retentionInDays")
     kept_days = float(retention) if retention else 365.0
     stored = gb * kept_days / (ctx.hours / 24)
-    share = f", split over {len(groups)} log groups" if len(groups) > 1 else ""
     keep = f"{retention} days retention" if retention else "no retention: a year's logs assumed"
     return [
         line_item(
@@ -44,7 +57,7 @@ def rule_log_group(ctx: Context, r: dict) -> list[Item]:
             gb,
             "GB",
             ctx.price("cloudwatch", "logs_ingest_gb"),
-            f"log_gb_per_month{share}",
+            share,
         ),
         line_item(
             r,

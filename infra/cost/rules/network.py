@@ -105,15 +105,38 @@ def rule_load_balancer(ctx: Context, r: dict) -> list[Item]:
     return items
 
 
+# AWS managed rule groups with a subscription fee and per-request charges of their own.
+PAID_MANAGED_GROUPS = frozenset(
+    {
+        "AWSManagedRulesBotControlRuleSet",
+        "AWSManagedRulesATPRuleSet",
+        "AWSManagedRulesACFPRuleSet",
+        "AWSManagedRulesAntiDDoSRuleSet",
+    }
+)
+
+
 def rule_web_acl(ctx: Context, r: dict) -> list[Item]:
-    rules = len(r["inputs"].get("rules") or [])
+    rules = r["inputs"].get("rules") or []
+    managed = [
+        (rule.get("statement") or {}).get("managedRuleGroupStatement") or {} for rule in rules
+    ]
+    paid = sorted({m.get("name") for m in managed if m.get("name") in PAID_MANAGED_GROUPS})
+    if paid:
+        raise Unpriced(f"paid managed rule groups are not priced: {', '.join(paid)}")
+    groups = sum(1 for m in managed if m)
     requests = ctx.assumptions["requests_per_second"] * 3600 * ctx.hours / 1e6
     return [
         Item(
             r["name"], r["type"], "WAF web ACL", 1, "ACL-month", ctx.price("waf", "web_acl_month")
         ),
-        Item(
-            r["name"], r["type"], "WAF rules", rules, "rule-month", ctx.price("waf", "rule_month")
+        line_item(
+            r,
+            "WAF rules",
+            len(rules),
+            "rule-month",
+            ctx.price("waf", "rule_month"),
+            f"{groups} of them AWS managed rule groups, billed as one rule each" if groups else "",
         ),
         line_item(
             r,
