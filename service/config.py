@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     # can serve; a request waits DB_POOL_TIMEOUT at most for one.
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=0, ge=0)
+    # The hot reads' own connections (service/db_reads.py), besides the pool above.
+    db_read_pool_size: int = Field(default=5, ge=1)
     db_pool_timeout: float = Field(default=5.0, gt=0)
     # A ping before every checkout costs three round trips per request (BEGIN; ;ROLLBACK); off,
     # a dead connection is found on use instead: reads retry once on a fresh connection

@@ -12,7 +12,7 @@ from service.automations.router import webhook_url_refused
 from service.automations.service import WebhookURLRefused
 from service.config import Settings
 from service.db import create_engine, create_sessionmaker
-from service.db_reads import Reader
+from service.db_reads import create_reader
 from service.errors_http import document_common_errors, install_exception_handlers
 from service.items.router import router as items_router
 from service.observability import RequestContextMiddleware, configure_logging
@@ -24,13 +24,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(level=settings.log_level, json_output=settings.log_json)
     engine = create_engine(settings)
+    reader = create_reader(engine, settings)
     rate_limiter = RateLimiter(settings)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        await engine.dispose()
-        await rate_limiter.aclose()
+        await close_app(app)
 
     app = FastAPI(
         title="Service",
@@ -42,7 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.reader = Reader(engine)
+    app.state.reader = reader
     app.state.readiness_checks = {"database": health.database_check(engine)}
     app.state.rate_limiter = rate_limiter
     if rate_limiter.uses_redis:
@@ -64,6 +64,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(automations_router)
     document_common_errors(app)
     return app
+
+
+async def close_app(app: FastAPI) -> None:
+    """Close the connections create_app opened: the lifespan's exit, and what tests that drive an
+    app without its lifespan call when done with it."""
+    await app.state.reader.aclose()
+    await app.state.engine.dispose()
+    await app.state.rate_limiter.aclose()
 
 
 app = create_app()

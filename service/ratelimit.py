@@ -46,17 +46,18 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
-from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio import ConnectionPool
+from redis.asyncio.connection import Connection
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.config import Settings
@@ -74,7 +75,9 @@ _SLICE_SECONDS = 0.01
 _GRACE_TURNS = 3
 # Failures in a row that make the limiter leave Redis alone for RATE_LIMIT_REDIS_BACKOFF.
 _BREAKER_THRESHOLD = 3
-# The sockets' own timeouts are only a backstop: the per-check deadline is what bounds a request.
+# Opening a connection is bounded by this too; reads and writes have no socket timeout of their
+# own (redis-py would wrap every send in a task to enforce it): the per-check deadline and the
+# readiness probe's own timeout bound them.
 _SOCKET_BACKSTOP_SECONDS = 5.0
 
 # KEYS[1]: the window, a list of hit timestamps, newest first (limits' moving-window layout).
@@ -159,36 +162,55 @@ class _MemoryWindow:
 
 
 class _RedisWindow:
-    """Shared by every process and task: one EVALSHA per check (see the module docstring)."""
+    """Shared by every process and task: one EVALSHA per check (see the module docstring).
+
+    The connections are redis-py's, but handed out from a plain LIFO queue rather than one of
+    redis-py's pools: those run a lock or condition, observability hooks and a readability probe
+    on every checkout, which measured about as much CPU as the script call itself
+    (bench/README.md). A connection is only ever returned with nothing left to read: redis-py
+    drops the socket on any error or cancellation during a command, and the next use reconnects.
+    """
 
     def __init__(self, url: str, *, key_prefix: str, backstop: float, max_connections: int) -> None:
         self.key_prefix = key_prefix
-        pool = BlockingConnectionPool.from_url(
+        factory = ConnectionPool.from_url(
             url,
-            max_connections=max_connections,
-            timeout=backstop,  # waiting for a free pooled connection
             socket_connect_timeout=backstop,
-            socket_timeout=backstop,
+            socket_timeout=None,
             retry=Retry(NoBackoff(), 0),  # the deadline is per check: no retries inside it
         )
-        self._client = Redis.from_pool(pool)
-        self._acquire = self._client.register_script(_ACQUIRE_AND_REPORT)
+        self._idle: asyncio.LifoQueue[Connection] = asyncio.LifoQueue()
+        for _ in range(max_connections):
+            self._idle.put_nowait(factory.make_connection())
+        self._sha = hashlib.sha1(_ACQUIRE_AND_REPORT.encode(), usedforsecurity=False).hexdigest()
 
     def key(self, item: RateLimitItem, *identifiers: str) -> str:
         """Exactly the key limits' RedisStorage uses for the same item and identifiers."""
         return f"{self.key_prefix}:{item.key_for(*identifiers)}"
 
     async def hit(self, item: RateLimitItem, *identifiers: str) -> Decision:
-        admitted, count, reset_after = await self._acquire(
-            keys=[self.key(item, *identifiers)], args=[item.amount, item.get_expiry()]
-        )
+        key, amount, expiry = self.key(item, *identifiers), item.amount, item.get_expiry()
+        try:
+            reply = await self._command("EVALSHA", self._sha, 1, key, amount, expiry)
+        except NoScriptError:  # a restarted or flushed Redis forgot the script: send it whole
+            reply = await self._command("EVAL", _ACQUIRE_AND_REPORT, 1, key, amount, expiry)
+        admitted, count, reset_after = reply
         return Decision(bool(admitted), item, max(0, item.amount - int(count)), float(reset_after))
 
+    async def _command(self, *args: object) -> Any:
+        connection = self._idle.get_nowait() if not self._idle.empty() else await self._idle.get()
+        try:
+            await connection.send_command(*args)
+            return await connection.read_response()
+        finally:
+            self._idle.put_nowait(connection)
+
     async def ping(self) -> None:
-        await self._client.ping()
+        await self._command("PING")
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        while not self._idle.empty():
+            await self._idle.get_nowait().disconnect()
 
 
 def setting_name(name: str) -> str:
@@ -268,26 +290,34 @@ class RateLimiter:
         return decision
 
     async def _within_deadline(self, call: Awaitable[Decision]) -> Decision:
-        task = asyncio.ensure_future(call)
-        try:
-            slices = max(1, math.ceil(self._timeout / _SLICE_SECONDS))
-            for _ in range(slices):
-                # A late wake-up means the loop was busy, not that Redis was slow: it still
+        """`await call`, given up on (TimeoutError) after RATE_LIMIT_REDIS_TIMEOUT counted in
+        slices of loop time, then _GRACE_TURNS more loop turns. A timer per slice decides whether
+        to extend; when none is left it expires an `asyncio.timeout`, which cancels the call
+        where it waits (redis-py then drops that connection). No extra task: the check runs in
+        the request's own."""
+        loop = asyncio.get_running_loop()
+        slices = max(1, math.ceil(self._timeout / _SLICE_SECONDS))
+        slice_seconds = self._timeout / slices
+        timer: asyncio.TimerHandle | asyncio.Handle | None = None
+        async with asyncio.timeout(None) as deadline:
+
+            def tick(slices_left: int, turns_left: int) -> None:
+                nonlocal timer
+                # A late tick means the loop was busy, not that Redis was slow: it still
                 # counts as one slice.
-                await asyncio.wait({task}, timeout=self._timeout / slices)
-                if task.done():
-                    break
-            for _ in range(_GRACE_TURNS):
-                if task.done():
-                    break
-                await asyncio.sleep(0)
-        except asyncio.CancelledError:  # the request itself was cancelled
-            task.cancel()
-            raise
-        if not task.done():
-            task.cancel()
-            raise TimeoutError(f"no answer within {self._timeout}s")
-        return task.result()
+                if slices_left > 1:
+                    timer = loop.call_later(slice_seconds, tick, slices_left - 1, turns_left)
+                elif turns_left > 0:
+                    timer = loop.call_soon(tick, 1, turns_left - 1)
+                else:
+                    deadline.reschedule(loop.time())
+
+            timer = loop.call_later(slice_seconds, tick, slices, _GRACE_TURNS)
+            try:
+                return await call
+            finally:
+                timer.cancel()
+        raise AssertionError("unreachable")  # asyncio.timeout raises TimeoutError on expiry
 
     def _unavailable(self, exc: BaseException | None) -> None:
         self._failing = True

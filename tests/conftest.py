@@ -19,7 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from service.config import Settings
-from service.main import create_app
+from service.main import close_app, create_app
 from service.migrate import migrate
 from service.models import metadata
 from tests.support.sql import run_sql
@@ -88,7 +88,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
 async def app(database_url: str):  # type: ignore[no-untyped-def]
     application = create_app(make_settings(database_url))
     yield application
-    await application.state.engine.dispose()
+    await close_app(application)
 
 
 async def truncate_all(application) -> None:  # type: ignore[no-untyped-def]

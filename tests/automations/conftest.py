@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from service.main import create_app
+from service.main import close_app, create_app
 from tests.automations.receiver import Receiver
 from tests.conftest import make_settings
 
@@ -29,7 +29,7 @@ async def loopback_app(database_url: str):  # type: ignore[no-untyped-def]
         )
     )
     yield application
-    await application.state.engine.dispose()
+    await close_app(application)
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import httpx
 
-from service.main import create_app
+from service.main import close_app, create_app
 from tests.conftest import UserHandle, make_settings
 
 SCHEDULE = {"type": "schedule", "every_seconds": 3600}
@@ -181,6 +181,6 @@ async def test_creating_automations_is_rate_limited(database_url: str, alice: Us
                 for _ in range(11)
             ]
     finally:
-        await application.state.engine.dispose()
+        await close_app(application)
     assert [r.status_code for r in statuses] == [201] * 10 + [429], [r.text for r in statuses]
     assert "Retry-After" in statuses[-1].headers

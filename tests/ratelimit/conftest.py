@@ -10,7 +10,7 @@ import pytest
 from fastapi import FastAPI
 from redis.asyncio import Redis
 
-from service.main import create_app
+from service.main import close_app, create_app
 from service.migrate import migrate
 from tests.conftest import make_settings, run_in_fresh_loop
 from tests.ratelimit.helpers import SHARED_REDIS_URL
@@ -59,8 +59,7 @@ async def make_app(ratelimit_db_url: str, key_prefix: str) -> AsyncIterator[AppF
 
     yield make
     for application in apps:
-        await application.state.rate_limiter.aclose()
-        await application.state.engine.dispose()
+        await close_app(application)
 
 
 @pytest.fixture

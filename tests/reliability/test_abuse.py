@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.main import create_app
+from service.main import close_app, create_app
 from tests.conftest import make_settings
 from tests.reliability.rawhttp import send_head_then_stream, send_raw
 from tests.reliability.summary import SUMMARY
@@ -99,7 +99,7 @@ async def test_max_body_bytes_setting_sets_the_limit(database_url):
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
         small = await http.post("/users", content=b"{" + b" " * 1000 + b"}")
         large = await http.post("/users", json={"email": "a@example.com", "password": "p" * 4096})
-    await app.state.engine.dispose()
+    await close_app(app)
     SUMMARY.abuse_cases += 2
     assert small.status_code == 422, small.text
     assert large.status_code == 413, large.text

@@ -38,7 +38,11 @@ async def _select_one_orm_path(engine) -> int:
 
 
 async def _select_one_reader_path(engine) -> int:
-    row = await Reader(engine).one(select(literal(1, Integer).label("one")))
+    reader = Reader(engine, size=1, wait_seconds=1, recycle_seconds=60)
+    try:
+        row = await reader.one(select(literal(1, Integer).label("one")))
+    finally:
+        await reader.aclose()
     assert row is not None
     return row["one"]
 

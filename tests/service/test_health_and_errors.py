@@ -7,7 +7,7 @@ import httpx
 import pytest
 from fastapi import APIRouter
 
-from service.main import create_app
+from service.main import close_app, create_app
 from tests.conftest import make_settings
 
 
@@ -77,7 +77,7 @@ async def test_unexpected_error_is_500_with_request_id_and_no_trace(database_url
     assert response.json() == {"detail": "Internal server error", "request_id": "req-500"}
     assert "secret internals" not in response.text
     assert response.headers["x-request-id"] == "req-500"
-    await app.state.engine.dispose()
+    await close_app(app)
 
 
 async def test_unknown_route_is_404_json(client):
