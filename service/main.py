@@ -1,5 +1,6 @@
 """Application factory: settings in, a FastAPI app with every domain router mounted out."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,6 +30,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Everything alive now (modules, the app, its routes) lives as long as the process: the
+        # cyclic collector need not walk it again on every full collection.
+        gc.freeze()
         yield
         await close_app(app)
 
