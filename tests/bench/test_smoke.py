@@ -43,9 +43,9 @@ def test_smoke_results_have_the_documented_shape(smoke_run) -> None:  # type: ig
     finished, output = smoke_run
     assert output.exists(), f"no results file\n{finished.stdout}\n{finished.stderr}"
     document = json.loads(output.read_text())
-    assert set(document) == {"scenarios", "ratios", "machine"}
+    assert set(document) == {"scenarios", "ratios", "ratio_spread", "machine"}
     assert set(document["scenarios"]) == {scenario.name for scenario in SCENARIOS}
-    assert set(document["ratios"]) == set(RATIOS)
+    assert set(document["ratios"]) == set(RATIOS) == set(document["ratio_spread"])
     for name, row in document["scenarios"].items():
         assert row["requests"] > 0, f"{name} sent no request: {row}"
         assert row["errors"] == 0, f"{name} had unexpected responses: {row}"
