@@ -26,6 +26,7 @@ from typing import Any
 from infra import stackfiles
 from infra.config import PROJECT, REPO_ROOT, ConfigError, git_commit
 from infra.mocks import SECRET, Recorded, run_program
+from infra.review import review_number
 
 PLAN_IMAGE_TAG = "plan-local"
 
@@ -34,13 +35,18 @@ def load_stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
     """The config the engine would pass for ``stack``: project defaults overlaid by the stack file.
 
     Keys are fully qualified (``service:taskCpu``, ``aws:region``). Secure values are replaced by
-    ``"[secret]"`` (the plan never decrypts anything).
+    ``"[secret]"`` (the plan never decrypts anything). A review stack (``pr-<n>``) has no stack
+    file: the engine passes the project defaults and ``infra/config.py`` derives the rest from
+    staging's file.
     """
     project_file = root / "Pulumi.yaml"
     stack_file = root / f"Pulumi.{stack}.yaml"
-    if not stack_file.exists():
+    review = review_number(stack) is not None
+    if not review and not stack_file.exists():
         known = sorted(p.name[len("Pulumi.") : -len(".yaml")] for p in root.glob("Pulumi.*.yaml"))
-        raise ConfigError(f"no stack file {stack_file.name}; known stacks: {', '.join(known)}")
+        raise ConfigError(
+            f"no stack file {stack_file.name}; known stacks: {', '.join(known)}, pr-<n>"
+        )
     project = stackfiles.load(project_file) or {}
     name = project.get("name", PROJECT)
 
@@ -51,7 +57,8 @@ def load_stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
             values[full] = spec.get("value", spec.get("default"))
         elif not isinstance(spec, dict):
             values[full] = spec
-    for key, value in ((stackfiles.load(stack_file) or {}).get("config") or {}).items():
+    stack_values = {} if review else (stackfiles.load(stack_file) or {}).get("config") or {}
+    for key, value in stack_values.items():
         full = key if ":" in key else f"{name}:{key}"
         values[full] = SECRET if isinstance(value, dict) and "secure" in value else value
     return values

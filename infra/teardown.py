@@ -2,8 +2,10 @@
 
 `python -m infra.teardown --stack NAME [--dry-run] [--remove-stack]`
 
-Refuses (exit 2) unless the stack is disposable: not prod, and its `Pulumi.<stack>.yaml` sets
-`<project>:ephemeral` to `true` (the project name comes from `Pulumi.yaml`). Only a YAML boolean
+Refuses (exit 2) unless the stack is disposable: not prod, and either a review stack `pr-<n>`
+(no stack file: `infra/config.py` derives its config from staging's and forces `ephemeral`) or
+one whose `Pulumi.<stack>.yaml` sets `<project>:ephemeral` to `true` (the project name comes
+from `Pulumi.yaml`). Only a YAML boolean
 `true` or the string "true" count: the Pulumi CLI reads YAML 1.2, where `yes`, `on` and `1` are
 not booleans, so the program would not see them as true either. Then runs
 `pulumi destroy --yes --skip-preview --stack NAME` and, only with `--remove-stack`,
@@ -26,6 +28,7 @@ from pathlib import Path
 import yaml
 
 from infra import stackfiles
+from infra.review import review_number
 
 EXIT_REFUSED = 2
 EXIT_NO_CLI = 3
@@ -59,6 +62,8 @@ def check_disposable(stack: str, root: Path) -> None:
     if bare.lower() in PROTECTED_STACKS:
         raise Refusal(f"stack '{stack}' is production and is never torn down by this tool")
     project = project_name(root)
+    if review_number(bare) is not None:
+        return  # a review stack: ephemeral by construction (infra/config.py derives its config)
     config_path = root / f"Pulumi.{bare}.yaml"
     if not config_path.is_file():
         raise Refusal(

@@ -153,7 +153,10 @@ def test_every_variable_the_workflows_read_is_set(bootstrap):
     used = set()
     for path in workflows.glob("*.yml"):
         used |= set(re.findall(r"vars\.([A-Z_]+)", path.read_text()))
-    aws_and_pulumi = {v for v in used if v.startswith(("AWS_", "PULUMI_"))}
+    # The review stacks' role is not created by the bootstrap yet (README, "Review stacks"): the
+    # operator creates it and sets the variable by hand. Remove this once the bootstrap does.
+    not_bootstrapped = {"AWS_DEPLOY_REVIEW_ROLE_ARN"}
+    aws_and_pulumi = {v for v in used if v.startswith(("AWS_", "PULUMI_"))} - not_bootstrapped
     set_here = set(re.findall(r"gh variable set (\S+)", bootstrap.outputs["githubVariables"]))
     assert aws_and_pulumi <= set_here, f"variables not printed: {sorted(aws_and_pulumi - set_here)}"
 

@@ -361,3 +361,22 @@ def test_preserve_config_alone_is_not_enough_without_upsert(backend):
 def test_the_model_refuses_to_remove_a_stack_that_still_has_resources(backend):
     with pytest.raises(CliError, match="still has resources"):
         backend.run(["pulumi", "stack", "rm", "--yes", "--preserve-config", "--stack", "staging"])
+
+
+@pytest.mark.parametrize("stack", ["pr-1", "pr-123", "pr-999999", "organization/service/pr-42"])
+def test_review_stacks_are_disposable_without_a_stack_file(project, stack):
+    result = run("--stack", stack, "--dry-run", "--remove-stack", "--root", str(project))
+    assert result.returncode == 0, result.stderr
+    assert f"pulumi destroy --yes --skip-preview --stack {stack}" in result.stdout
+    assert f"pulumi stack rm --yes --preserve-config --stack {stack}" in result.stdout
+
+
+@pytest.mark.parametrize("stack", ["pr-0", "pr-1000000", "pr-abc", "pr-"])
+def test_names_that_only_look_like_review_stacks_still_need_the_flag(project, stack):
+    result = run("--stack", stack, "--dry-run", "--root", str(project))
+    assert result.returncode == 2
+
+
+def test_the_repository_review_stack_plans_and_tears_down_offline():
+    result = run("--stack", "pr-123", "--dry-run")
+    assert result.returncode == 0, result.stderr

@@ -14,7 +14,16 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKFLOWS = ROOT / ".github" / "workflows"
-NAMES = ["ci.yml", "preview.yml", "preview-comment.yml", "deploy.yml", "teardown-staging.yml"]
+NAMES = [
+    "ci.yml",
+    "preview.yml",
+    "preview-comment.yml",
+    "deploy.yml",
+    "teardown-staging.yml",
+    "review-stack.yml",
+    "review-stack-janitor.yml",
+    "drift.yml",
+]
 PR_WORKFLOWS = ["preview.yml", "preview-comment.yml"]
 SECRETS_OR_VARS = re.compile(r"\$\{\{[^}]*\b(secrets|vars)\.")
 PROD_ROLE = re.compile(r"\b(AWS_\w*PROD\w*_ROLE_ARN)\b")
@@ -302,6 +311,13 @@ def test_only_production_environments_can_reach_prod_credentials():
         for job_name, job in load(name)["jobs"].items():
             for var in PROD_ROLE.findall(yaml.safe_dump(job)):
                 seen.add(var)
+                include = job.get("strategy", {}).get("matrix", {}).get("include")
+                if include and job.get("environment") == "${{ matrix.environment }}":
+                    # a matrix names the role per entry: each entry's own environment counts
+                    for entry in include:
+                        if entry.get("role") == var:
+                            assert entry["environment"] == allowed[var], (name, job_name, entry)
+                    continue
                 assert job.get("environment") == allowed[var], (name, job_name, var)
             for step in pulumi_steps(job):
                 if step["with"].get("stack-name") == "prod":
@@ -322,6 +338,10 @@ def test_each_job_assumes_its_own_role():
         "deploy.yml:prod-preview": "${{ vars.AWS_PREVIEW_PROD_ROLE_ARN }}",
         "deploy.yml:prod": "${{ vars.AWS_DEPLOY_PROD_ROLE_ARN }}",
         "teardown-staging.yml:teardown": "${{ vars.AWS_DEPLOY_STAGING_ROLE_ARN }}",
+        "review-stack.yml:deploy": "${{ vars.AWS_DEPLOY_REVIEW_ROLE_ARN }}",
+        "review-stack.yml:destroy": "${{ vars.AWS_DEPLOY_REVIEW_ROLE_ARN }}",
+        "review-stack-janitor.yml:janitor": "${{ vars.AWS_DEPLOY_REVIEW_ROLE_ARN }}",
+        "drift.yml:drift": "${{ vars[matrix.role] }}",
     }
     for name in NAMES:
         assert "vars.AWS_ROLE_ARN" not in (WORKFLOWS / name).read_text(), name
