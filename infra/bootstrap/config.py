@@ -10,13 +10,14 @@ expected, e.g.::
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pulumi
 
-from infra.bootstrap.policies import GITHUB_OIDC_HOST, AccountScope
+from infra.bootstrap.policies import GITHUB_OIDC_HOST, REVIEW_STACKS, AccountScope
 from infra.config import (
     _NAME_PREFIX,
     PLACEHOLDER_ACCOUNT,
@@ -114,6 +115,13 @@ class _BootstrapReader(_Reader):
             if stack == CI_PATH_NAME:
                 self.fail(
                     key, f"a stack name other than {CI_PATH_NAME!r} (the CI roles' path)", stack
+                )
+            if fnmatch.fnmatchcase(stack, REVIEW_STACKS):
+                self.fail(
+                    key,
+                    f"a stack name not matching {REVIEW_STACKS!r} (the review stacks' scope: "
+                    "the review deploy role manages every stack of that name)",
+                    stack,
                 )
         if len(set(stacks.values())) != len(stacks):
             self.fail("prodStack", "dev, staging and prod stacks with distinct names", stacks)

@@ -72,6 +72,12 @@ def test_stack_names_follow_the_main_programs_prefix_rule():
         r"prodStack in stack 'account': expected dev, staging and prod stacks with distinct",
         prodStack="staging",
     )
+    for key in ("devStack", "stagingStack", "prodStack"):
+        # a named stack inside the review stacks' wildcard would be the review role's to manage
+        fails(
+            rf"{key} in stack 'account': expected a stack name not matching 'pr-\*'",
+            **{key: "pr-7"},
+        )
 
 
 def test_unknown_keys_are_refused_with_a_suggestion():

@@ -85,7 +85,13 @@ def test_key_policies_let_only_the_right_roles_use_each_key(bootstrap):
         [role_arn("preview-prod"), role_arn("deploy-prod"), operator]
     )
     assert sorted(_users(nonprod, "kms:Decrypt")) == sorted(
-        [role_arn("preview"), role_arn("deploy-staging"), operator]
+        [role_arn("preview"), role_arn("deploy-staging"), role_arn("deploy-review"), operator]
+    )
+    assert sorted(_users(nonprod, "kms:Encrypt")) == sorted(
+        [role_arn("deploy-staging"), role_arn("deploy-review"), operator]
+    )
+    assert role_arn("deploy-review") not in _users(prod, "kms:Decrypt") + _users(
+        prod, "kms:Encrypt"
     )
     for key_policy in (prod, nonprod):
         admin = next(s for s in key_policy["Statement"] if s["Sid"] == "AccountAdministersTheKey")
@@ -124,6 +130,7 @@ def test_outputs_name_the_backend_the_secrets_providers_and_the_roles(bootstrap)
     }
     assert out["previewRoleArn"] == role_arn("preview")
     assert out["deployStagingRoleArn"] == role_arn("deploy-staging")
+    assert out["deployReviewRoleArn"] == role_arn("deploy-review")
     assert out["previewProdRoleArn"] == role_arn("preview-prod")
     assert out["deployProdRoleArn"] == role_arn("deploy-prod")
 
@@ -140,6 +147,7 @@ def test_github_variables_are_the_exact_gh_commands_the_workflows_need(bootstrap
         "--body 'awskms://alias/service-pulumi-prod?region=us-east-1'",
         f"gh variable set AWS_PREVIEW_ROLE_ARN {repo} --body {role_arn('preview')}",
         f"gh variable set AWS_DEPLOY_STAGING_ROLE_ARN {repo} --body {role_arn('deploy-staging')}",
+        f"gh variable set AWS_DEPLOY_REVIEW_ROLE_ARN {repo} --body {role_arn('deploy-review')}",
         f"gh variable set AWS_PREVIEW_PROD_ROLE_ARN {repo} --body {role_arn('preview-prod')}",
         f"gh variable set AWS_DEPLOY_PROD_ROLE_ARN {repo} --body {role_arn('deploy-prod')}",
     ]
@@ -152,11 +160,11 @@ def test_every_variable_the_workflows_read_is_set(bootstrap):
     workflows = Path(__file__).resolve().parents[2] / ".github" / "workflows"
     used = set()
     for path in workflows.glob("*.yml"):
-        used |= set(re.findall(r"vars\.([A-Z_]+)", path.read_text()))
-    # The review stacks' role is not created by the bootstrap yet (README, "Review stacks"): the
-    # operator creates it and sets the variable by hand. Remove this once the bootstrap does.
-    not_bootstrapped = {"AWS_DEPLOY_REVIEW_ROLE_ARN"}
-    aws_and_pulumi = {v for v in used if v.startswith(("AWS_", "PULUMI_"))} - not_bootstrapped
+        text = path.read_text()
+        used |= set(re.findall(r"vars\.([A-Z_]+)", text))
+        used |= set(re.findall(r"^\s*role: ([A-Z_]+)$", text, re.M))  # drift.yml: vars[matrix.role]
+    aws_and_pulumi = {v for v in used if v.startswith(("AWS_", "PULUMI_"))}
+    assert {"AWS_DEPLOY_REVIEW_ROLE_ARN", "AWS_PREVIEW_PROD_ROLE_ARN"} <= aws_and_pulumi
     set_here = set(re.findall(r"gh variable set (\S+)", bootstrap.outputs["githubVariables"]))
     assert aws_and_pulumi <= set_here, f"variables not printed: {sorted(aws_and_pulumi - set_here)}"
 

@@ -8,8 +8,10 @@ from tests.bootstrap.iam_eval import ALLOW, EXPLICIT_DENY, evaluate, is_allowed
 
 OIDC = f"arn:aws:iam::{ACCOUNT}:oidc-provider/token.actions.githubusercontent.com"
 SUBJECTS = {
-    "preview": f"repo:{REPOSITORY}:pull_request",
+    # PR previews, and drift.yml's dev and staging entries (environment `drift`)
+    "preview": [f"repo:{REPOSITORY}:pull_request", f"repo:{REPOSITORY}:environment:drift"],
     "deploy-staging": f"repo:{REPOSITORY}:environment:staging",
+    "deploy-review": f"repo:{REPOSITORY}:environment:review",
     "preview-prod": f"repo:{REPOSITORY}:environment:production-preview",
     "deploy-prod": f"repo:{REPOSITORY}:environment:production",
 }

@@ -1,6 +1,7 @@
 """GitHub Actions' access to the account: the OIDC provider (or the account's existing one),
-the permissions boundary for the roles the stacks create, and the four CI roles, each trusting
-exactly one OIDC subject of this repository."""
+the permissions boundary for the roles the stacks create, and the five CI roles, each trusting
+exact OIDC subjects of this repository (the preview role: pull requests and the `drift`
+environment)."""
 
 from __future__ import annotations
 
@@ -58,7 +59,7 @@ class GithubCi(pulumi.ComponentResource):
                 f"{name}-{kind}",
                 name=scope.role_name(kind),
                 path=scope.ci_path,
-                description=f"GitHub Actions ({scope.subject(kind)}): "
+                description=f"GitHub Actions ({', '.join(scope.subjects(kind))}): "
                 f"{policies.ROLE_VARIABLES[kind]}",
                 assume_role_policy=json.dumps(policies.trust_policy(scope, kind), sort_keys=True),
                 max_session_duration=args.max_session_seconds,

@@ -9,10 +9,15 @@ Who may do what (:data:`ROLE_VARIABLES` names the repository variable of each ro
 * ``preview`` (AWS_PREVIEW_ROLE_ARN, pull requests): reads; dev's and staging's state objects;
   ``kms:Decrypt`` with the non-prod secrets key. Explicitly denied prod's state and key, image
   pushes and ``iam:PassRole``, so a broad policy attached later cannot undo the separation.
-* ``deploy-staging`` / ``deploy-prod``: the services ``infra/`` manages, writes scoped to the
-  stack where the service allows it, IAM only for roles under the stack's path
-  (``/<project>-<stack>/``) and only with the permissions boundary; prod may also push to its
-  repositories and pull staging's (promotion copies the digest).
+* ``preview`` also serves drift.yml's dev and staging entries: its trust accepts the
+  ``pull_request`` subject and the GitHub environment ``drift`` (same permissions).
+* ``deploy-staging`` / ``deploy-review`` / ``deploy-prod``: the services ``infra/`` manages,
+  writes scoped to the stack where the service allows it, IAM only for roles under the stack's
+  path (``/<project>-<stack>/``) and only with the permissions boundary; prod may also push to its
+  repositories and pull staging's (promotion copies the digest). ``deploy-review`` (environment
+  ``review``) is staging's policy for the stack wildcard ``pr-*`` (:data:`REVIEW_STACKS`):
+  ``<project>-pr-*`` names, ``/<project>-pr-*/`` roles, ``pr-*`` state objects and ``stack``
+  tags, the non-prod key; resources tagged for a named stack are denied.
 * ``preview-prod``: reads; prod's state objects; ``kms:Decrypt`` with the prod key; image reads
   on staging's and prod's repositories. No write at all (a diy-backend preview takes no lock).
 
@@ -45,6 +50,7 @@ from infra.bootstrap.policies.roles import (
     role_policy,
 )
 from infra.bootstrap.policies.scope import (
+    REVIEW_STACKS,
     ROLE_KINDS,
     ROLE_VARIABLES,
     STACK_TAG,
@@ -67,6 +73,7 @@ __all__ = [
     "KEY_ADMIN_ACTIONS",
     "PASSED_TO_SERVICES",
     "READ_ACTIONS",
+    "REVIEW_STACKS",
     "ROLE_KINDS",
     "ROLE_VARIABLES",
     "SERVICE_LINKED_ROLES",

@@ -17,7 +17,7 @@ def boundary_policy(scope: AccountScope) -> dict:
     role (ECS execution/task role, the scheduler's role, the RDS monitoring role) can ever do,
     whatever policy is put on it; no IAM change outside the project's stack paths; the boundary
     cannot be removed."""
-    project_roles = [scope.workload_role_arns(stack) for stack in scope.stacks]
+    project_roles = [scope.workload_role_arns(stack) for stack in scope.workload_stacks]
     return document(
         allow("EcrAuth", ["ecr:GetAuthorizationToken"], "*"),
         allow(

@@ -42,9 +42,10 @@ def secrets_key_users(scope: AccountScope, key: str) -> dict[str, list[str]]:
             ],
             "kms:Encrypt": [scope.role_arn("deploy-prod"), *operators],
         }
+    deployers = [scope.role_arn("deploy-staging"), scope.role_arn("deploy-review")]
     return {
-        "kms:Decrypt": [scope.role_arn("preview"), scope.role_arn("deploy-staging"), *operators],
-        "kms:Encrypt": [scope.role_arn("deploy-staging"), *operators],
+        "kms:Decrypt": [scope.role_arn("preview"), *deployers, *operators],
+        "kms:Encrypt": [*deployers, *operators],
     }
 
 

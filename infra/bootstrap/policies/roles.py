@@ -1,4 +1,5 @@
-"""The CI roles' identity policies: preview, preview-prod and the two deploy roles."""
+"""The CI roles' identity policies: preview, preview-prod and the three deploy roles (staging,
+the review stacks ``pr-*`` and prod)."""
 
 from __future__ import annotations
 
@@ -95,12 +96,14 @@ def _log_bucket_reads(scope: AccountScope, stacks: tuple[str, ...]) -> dict:
 
 def _image_reads(scope: AccountScope, stacks: tuple[str, ...], sid: str) -> dict:
     """Pull and inspect images of the repositories tagged with one of ``stacks`` (repository
-    names are autonamed by the program; the provider's default tag ``stack`` says whose)."""
+    names are autonamed by the program; the provider's default tag ``stack`` says whose).
+    A wildcard stack (the review stacks' ``pr-*``) is matched with StringLike."""
+    operator = "StringLike" if any("*" in stack for stack in stacks) else "StringEquals"
     return allow(
         sid,
         IMAGE_READ_ACTIONS,
         scope.arn("ecr", "repository/*"),
-        {"StringEquals": {f"aws:ResourceTag/{STACK_TAG}": sorted(stacks)}},
+        {operator: {f"aws:ResourceTag/{STACK_TAG}": sorted(stacks)}},
     )
 
 
@@ -167,7 +170,9 @@ def stack_log_groups(prefix: str) -> tuple[str, ...]:
 
 
 def deploy_policy(scope: AccountScope, keys: KeyArns, stack: str) -> dict:
-    """Deploy (and, for an ephemeral stack, destroy) ``stack``: the services infra/ manages."""
+    """Deploy (and, for an ephemeral stack, destroy) ``stack``: the services infra/ manages.
+    ``stack`` may be the review stacks' wildcard (``pr-*``): names, paths, state objects and
+    tags are then scoped to every review stack, and the named stacks are the "others"."""
     prefix = scope.prefix(stack)
     key = keys.prod if stack == scope.prod_stack else keys.nonprod
     others = sorted(s for s in scope.stacks if s != stack)
@@ -344,6 +349,8 @@ def role_policy(scope: AccountScope, keys: KeyArns, kind: str) -> dict:
         return preview_prod_policy(scope, keys)
     if kind == "deploy-staging":
         return deploy_policy(scope, keys, scope.staging_stack)
+    if kind == "deploy-review":
+        return deploy_policy(scope, keys, scope.review_stacks)
     if kind == "deploy-prod":
         return deploy_policy(scope, keys, scope.prod_stack)
     raise ValueError(f"unknown role kind {kind!r}; expected one of {', '.join(ROLE_KINDS)}")

@@ -7,11 +7,16 @@ from dataclasses import dataclass
 
 STACK_TAG = "stack"  # the main program's provider default tag (infra/config.py default_tags)
 
-ROLE_KINDS = ("preview", "deploy-staging", "preview-prod", "deploy-prod")
+# Review stacks (infra/review.py: ``pr-<n>``), as one IAM wildcard: their state objects, physical
+# names (``<project>-pr-<n>``), IAM path and ``stack`` tag. No named stack may match it (config.py).
+REVIEW_STACKS = "pr-*"
+
+ROLE_KINDS = ("preview", "deploy-staging", "deploy-review", "preview-prod", "deploy-prod")
 # The repository variable each role's ARN goes into (README, the workflows).
 ROLE_VARIABLES = {
     "preview": "AWS_PREVIEW_ROLE_ARN",
     "deploy-staging": "AWS_DEPLOY_STAGING_ROLE_ARN",
+    "deploy-review": "AWS_DEPLOY_REVIEW_ROLE_ARN",
     "preview-prod": "AWS_PREVIEW_PROD_ROLE_ARN",
     "deploy-prod": "AWS_DEPLOY_PROD_ROLE_ARN",
 }
@@ -41,6 +46,17 @@ class AccountScope:
     @property
     def nonprod_stacks(self) -> tuple[str, ...]:
         return (self.dev_stack, self.staging_stack)
+
+    @property
+    def review_stacks(self) -> str:
+        """Every review stack, as a wildcard: ``pr-*`` (names, paths and tags follow the stack)."""
+        return REVIEW_STACKS
+
+    @property
+    def workload_stacks(self) -> tuple[str, ...]:
+        """The stacks whose deploy roles create workload roles: the named ones and the review
+        stacks (the permissions boundary admits IAM changes under their paths only)."""
+        return (*self.stacks, self.review_stacks)
 
     def prefix(self, stack: str) -> str:
         """The main program's physical-name prefix for ``stack`` (``service-staging``)."""
@@ -82,19 +98,20 @@ class AccountScope:
     def backend_url(self) -> str:
         return f"s3://{self.bucket}"
 
-    def subject(self, kind: str) -> str:
-        """The OIDC ``sub`` a job presents: PR jobs and jobs in a GitHub environment."""
-        environment = {
-            "deploy-staging": "staging",
-            "preview-prod": "production-preview",
-            "deploy-prod": "production",
+    def subjects(self, kind: str) -> tuple[str, ...]:
+        """The OIDC ``sub`` values a role trusts: PR jobs and jobs in a GitHub environment. The
+        read-only preview role also serves drift.yml's dev and staging entries (environment
+        ``drift``); prod's drift entry runs in ``production-preview``."""
+        environments = {
+            "preview": ("drift",),
+            "deploy-staging": ("staging",),
+            "deploy-review": ("review",),
+            "preview-prod": ("production-preview",),
+            "deploy-prod": ("production",),
         }
         base = f"repo:{self.github_repository}"
-        return (
-            f"{base}:pull_request"
-            if kind == "preview"
-            else f"{base}:environment:{environment[kind]}"
-        )
+        pull_request = (f"{base}:pull_request",) if kind == "preview" else ()
+        return (*pull_request, *(f"{base}:environment:{env}" for env in environments[kind]))
 
     # ---- ARN helpers ----------------------------------------------------------------------------
     def arn(self, service: str, resource: str, *, region: bool = True) -> str:

@@ -11,7 +11,10 @@ STS_AUDIENCE = "sts.amazonaws.com"
 
 
 def trust_policy(scope: AccountScope, kind: str) -> dict:
-    """Only GitHub's OIDC tokens for exactly this repository and job kind, audience STS."""
+    """Only GitHub's OIDC tokens for exactly this repository and job kind(s), audience STS:
+    StringEquals on the exact subjects (one value, or the list when a role serves several)."""
+    subjects = scope.subjects(kind)
+    sub = subjects[0] if len(subjects) == 1 else list(subjects)
     return document(
         {
             "Sid": "GitHubActionsOidc",
@@ -21,7 +24,7 @@ def trust_policy(scope: AccountScope, kind: str) -> dict:
             "Condition": {
                 "StringEquals": {
                     f"{GITHUB_OIDC_HOST}:aud": STS_AUDIENCE,
-                    f"{GITHUB_OIDC_HOST}:sub": scope.subject(kind),
+                    f"{GITHUB_OIDC_HOST}:sub": sub,
                 }
             },
         }
