@@ -27,8 +27,9 @@ RUN --mount=type=cache,target=/root/.cache/pip \
         --requirement requirements.runtime.lock
 
 # Then the project itself (pure Python, built by hatchling; --no-deps: its dependencies are the
-# locked wheels above): only this layer changes with the code.
-COPY pyproject.toml README.md ./
+# locked wheels above): only this layer changes with the code. LICENSE: the wheel carries it
+# (pyproject's license-files), and so does the image.
+COPY pyproject.toml README.md LICENSE ./
 COPY service ./service
 RUN --mount=type=cache,target=/root/.cache/pip \
     pip wheel --wheel-dir /wheels --no-deps .

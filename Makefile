@@ -6,7 +6,7 @@ STACK ?= dev
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install lock dev migrate test lint format plan cost bench bench-smoke reliability teardown clean
+.PHONY: install lock dev migrate admin test lint format plan cost bench bench-smoke reliability teardown clean
 
 # Every dependency comes from requirements.lock, pinned and hash-checked (pip refuses any file whose
 # hash is not in the lock); then the project itself, editable, with no dependency of its own.
@@ -32,6 +32,9 @@ migrate: $(STAMP) ## Apply migrations to DATABASE_URL (default: ./local.db)
 
 dev: migrate ## Serve on http://127.0.0.1:8000 (docs at /docs) with SQLite and the in-memory limiter
 	$(VENV)/bin/uvicorn service.main:app --reload --host $(HOST) --port $(PORT)
+
+admin: $(STAMP) ## Manage accounts on DATABASE_URL: make admin ARGS='create-user --email you@example.com --admin' (password prompted; set-admin, deactivate)
+	$(PY) -m service.admin $(ARGS)
 
 lint: $(STAMP) ## ruff lint + format check + hadolint on the Dockerfile
 	$(VENV)/bin/ruff check .

@@ -85,7 +85,13 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's 422 shape. Its default handler echoes the input with the usual encoder and
     answered 500 for inputs JSON cannot carry back (a lone surrogate, Infinity, NaN)."""
     assert isinstance(exc, RequestValidationError)
-    return EscapedJSONResponse({"detail": _finite(jsonable_encoder(exc.errors()))}, 422)
+    # A dependency shared by several dependants (the login form: the endpoint and its per-username
+    # limit) reports the same error once per dependant: answer each once.
+    errors: list[Any] = []
+    for error in _finite(jsonable_encoder(exc.errors())):
+        if error not in errors:
+            errors.append(error)
+    return EscapedJSONResponse({"detail": errors}, 422)
 
 
 def install_exception_handlers(app: FastAPI) -> None:

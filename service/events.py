@@ -9,11 +9,11 @@ records, so each event is consumed exactly once. Shared module: imports no domai
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, ForeignKey, Integer, String
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, utcnow
+from service.db import Base, UTCDateTime, utcnow
 
 ITEM_CREATED = "item.created"
 ITEM_UPDATED = "item.updated"
@@ -29,9 +29,9 @@ class OutboxEvent(Base):
     # The changed row's id; no foreign key, the row may be gone by the time the event is consumed.
     subject_id: Mapped[int] = mapped_column(Integer)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # NULL while pending; the worker's claim query reads `processed_at IS NULL ORDER BY id`.
-    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 def add_event(

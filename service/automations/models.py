@@ -1,10 +1,10 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from service.db import Base, TimestampMixin, utcnow
+from service.db import Base, TimestampMixin, UTCDateTime, utcnow
 
 SECRET_LENGTH = 64
 
@@ -24,7 +24,7 @@ class Automation(TimestampMixin, Base):
     # shown once in the create response and never again. See README "Automations and the worker".
     secret: Mapped[str] = mapped_column(String(SECRET_LENGTH))
     # Schedules only: when the worker should run it next (NULL for item_event automations).
-    next_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
 
 
 class AutomationRun(Base):
@@ -44,9 +44,9 @@ class AutomationRun(Base):
     )
     trigger: Mapped[str] = mapped_column(String(32))  # manual | schedule | item_event
     event_id: Mapped[int | None] = mapped_column(Integer)
-    scheduled_for: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
     status: Mapped[str] = mapped_column(String(16))  # success | failed | skipped
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str] = mapped_column(String(500), default="")
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -2,14 +2,21 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
 from service.db import NO_NUL_PATTERN
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]
 Description = Annotated[str, Field(max_length=2000, pattern=NO_NUL_PATTERN)]
-# NUMERIC(12,2): at most 10 digits before the point. Serialised as a string so no float rounding.
-Price = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False)]
+CENT = Decimal("0.01")
+# NUMERIC(12,2): at most 10 digits before the point. Serialised as a string so no float rounding;
+# held at two places ("1.5" -> "1.50"), as the database stores it, so a write answers what a read
+# of the same item will.
+Price = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=12, decimal_places=2, allow_inf_nan=False),
+    AfterValidator(lambda price: price.quantize(CENT)),
+]
 Quantity = Annotated[int, Field(ge=0, le=2_147_483_647)]
 
 MAX_PAGE_SIZE = 100

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import security
-from service.errors import AuthenticationError, ConflictError
+from service.errors import AuthenticationError, ConflictError, NotFoundError
 from service.users.models import User
 
 
@@ -41,6 +41,29 @@ async def get_user_by_email(session: AsyncSession, *, email: str) -> User | None
         return None
     result = await session.execute(select(User).where(User.email == normalise_email(email)))
     return result.scalar_one_or_none()
+
+
+async def set_admin(session: AsyncSession, *, email: str, is_admin: bool) -> User:
+    user = await _existing(session, email=email)
+    user.is_admin = is_admin
+    await session.commit()
+    return user
+
+
+async def deactivate(session: AsyncSession, *, email: str) -> User:
+    """From now on the user's tokens are refused (every authenticated path checks is_active) and
+    logins fail."""
+    user = await _existing(session, email=email)
+    user.is_active = False
+    await session.commit()
+    return user
+
+
+async def _existing(session: AsyncSession, *, email: str) -> User:
+    user = await get_user_by_email(session, email=email)
+    if user is None:
+        raise NotFoundError(f"No user with email {normalise_email(email)}")
+    return user
 
 
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
