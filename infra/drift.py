@@ -210,7 +210,7 @@ def render(resources: list[Drifted], summary: dict[str, int], stack: str | None 
             lines.append("")
     lines.append(
         "Resolve: `pulumi up` restores the program's values; or change the program to "
-        "adopt the cloud's (see the README runbook, Drift)."
+        "adopt the cloud's (see docs/deploying.md, Drift)."
     )
     return "\n".join(lines) + "\n"
 

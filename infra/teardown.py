@@ -136,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     if pulumi is None:
         print(
             "teardown: the pulumi CLI is not on PATH; install it "
-            "(see the README runbook) or use --dry-run to see the commands",
+            "(see docs/operations.md, Staging teardown) or use --dry-run to see the commands",
             file=sys.stderr,
         )
         return EXIT_NO_CLI

@@ -87,11 +87,11 @@ async def validation_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     # A dependency shared by several dependants (the login form: the endpoint and its per-username
     # limit) reports the same error once per dependant: answer each once.
-    errors: list[Any] = []
+    # Keyed, not compared: a hostile body can carry tens of thousands of errors.
+    unique: dict[tuple[Any, ...], Any] = {}
     for error in _finite(jsonable_encoder(exc.errors())):
-        if error not in errors:
-            errors.append(error)
-    return EscapedJSONResponse({"detail": errors}, 422)
+        unique.setdefault((error["type"], tuple(error["loc"]), error["msg"]), error)
+    return EscapedJSONResponse({"detail": list(unique.values())}, 422)
 
 
 def install_exception_handlers(app: FastAPI) -> None:

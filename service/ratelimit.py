@@ -222,7 +222,7 @@ def _check_name(name: str) -> None:
     if setting_name(name) not in Settings.model_fields:
         raise ValueError(
             f"Unknown rate limit {name!r}: add `{setting_name(name)}: RateLimitSpec` to "
-            "service/config.py and document RATE_LIMIT_* in the README."
+            "service/config.py and document RATE_LIMIT_* in docs/configuration.md."
         )
 
 

@@ -179,7 +179,8 @@ class Alarms(pulumi.ComponentResource):
             )
         if args.dead_letter_queue_name is not None:
             # Any message there is a worker run EventBridge Scheduler could not start; it stays
-            # in ALARM until the queue is read and purged (README: the scheduled worker).
+            # in ALARM until the queue is read and purged (docs/operations.md, the scheduled
+            # worker).
             self._alarm(
                 name,
                 "worker-dead-letters",

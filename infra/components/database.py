@@ -58,7 +58,7 @@ class Database(pulumi.ComponentResource):
 
     The master password is managed by RDS in Secrets Manager (``manage_master_user_password``);
     ``secret_arn`` is that secret, a JSON document with ``username`` and ``password`` keys. RDS
-    rotates it every 7 days by default: see the README's rotation runbook.
+    rotates it every 7 days by default: see docs/operations.md, RDS password rotation runbook.
 
     Optionally Performance Insights (the free 7 days, Database Insights standard mode) and
     Enhanced Monitoring, with a monitoring role of the stack's own.
@@ -163,7 +163,8 @@ class Database(pulumi.ComponentResource):
                 # final snapshot) before creating the new one, or the create fails on the name.
                 delete_before_replace=True,
                 # Stacks created before issue 20 have a generated identifier (identifier_prefix);
-                # see README "RDS identifier" for the in-place rename that adopts the fixed one.
+                # docs/deploying.md (stacks created before issue 20) has the in-place rename that
+                # adopts the fixed one.
                 ignore_changes=["identifier_prefix"],
             ),
         )

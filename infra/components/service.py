@@ -146,7 +146,7 @@ class Service(pulumi.ComponentResource):
         # Confused-deputy guards (issue 20). The task role carries both keys exactly as the ECS
         # developer guide's task-role trust policy does. The execution role gets the account
         # guard only: ECS documents no aws:SourceArn for the execution role's trust, and a guard
-        # ECS does not satisfy would stop every task from starting (see README, open risks).
+        # ECS does not satisfy would stop every task from starting (docs/deploying.md, role trust).
         self.execution_role = self.role(
             f"{name}-execution",
             "ECS agent: pull the image, write logs, read exactly the app's secrets",

@@ -11,7 +11,8 @@ from typing import Any
 
 from infra.cost.errors import CostError
 
-# The table stays beside the program it prices (Makefile and README name infra/prices.json).
+# The table stays beside the program it prices (the Makefile and docs/deploying.md name
+# infra/prices.json).
 PRICES_FILE = Path(__file__).parent.parent / "prices.json"
 CURRENCY = "USD"
 

@@ -21,7 +21,7 @@ class Automation(TimestampMixin, Base):
     trigger: Mapped[dict[str, Any]] = mapped_column(JSON)
     action: Mapped[dict[str, Any]] = mapped_column(JSON)
     # HMAC-SHA256 key for webhook signatures. Stored as-is (it must be usable to sign later);
-    # shown once in the create response and never again. See README "Automations and the worker".
+    # shown once in the create response and never again. See docs/automations.md.
     secret: Mapped[str] = mapped_column(String(SECRET_LENGTH))
     # Schedules only: when the worker should run it next (NULL for item_event automations).
     next_run_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)

@@ -3,13 +3,13 @@ validation that refuses a bad IMAGE before the pulumi CLI is ever called (a fake
 PATH records its arguments)."""
 
 import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.support.makefile import phony_targets
 from tests.support.processes import fake_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,9 +36,7 @@ def fake_pulumi(tmp_path):
 
 
 def test_targets_are_phony():
-    text = (ROOT / "Makefile").read_text()
-    phony = {t for line in re.findall(r"^\.PHONY:(.*)$", text, re.M) for t in line.split()}
-    assert {"deploy", "deploy-image", "smoke"} <= phony
+    assert {"deploy", "deploy-image", "smoke"} <= phony_targets()
 
 
 def test_deploy_image_dry_run_shows_the_validation_then_the_pulumi_command():

@@ -480,8 +480,9 @@ STACK_TOTALS = {"dev": 93.04, "staging": 122.47, "prod": 471.33}
 
 @pytest.mark.parametrize("stack", sorted(STACK_TOTALS))
 def test_the_three_stacks_monthly_totals(stack):
-    """The committed prices and default assumptions (README's table quotes these: update both
-    when infra/prices.json or a default changes)."""
+    """The committed prices and default assumptions (README.md's and docs/deploying.md's tables
+    quote these, tests/docs checks README.md: update them when infra/prices.json or a default
+    changes)."""
     plan = [to_dict(r) for r in run_stack(stack).resources]
     r = cost.estimate(plan, stack=stack, region="us-east-1", prices=cost.load_prices())
     assert r["unpriced"] == [], r["warnings"]

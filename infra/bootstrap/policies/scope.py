@@ -12,7 +12,7 @@ STACK_TAG = "stack"  # the main program's provider default tag (infra/config.py 
 REVIEW_STACKS = "pr-*"
 
 ROLE_KINDS = ("preview", "deploy-staging", "deploy-review", "preview-prod", "deploy-prod")
-# The repository variable each role's ARN goes into (README, the workflows).
+# The repository variable each role's ARN goes into (docs/deploying.md, the workflows).
 ROLE_VARIABLES = {
     "preview": "AWS_PREVIEW_ROLE_ARN",
     "deploy-staging": "AWS_DEPLOY_STAGING_ROLE_ARN",
