@@ -142,5 +142,9 @@ async def check_url(raw: str, *, environment: str, allow_loopback: bool = False)
     for address in addresses:
         reason = blocked_reason(address, allow_loopback=allow_loopback)
         if reason is not None:
-            raise UnsafeURLError(f"host {host!r} resolves to {reason} {address}")
+            hint = ""
+            if environment == "local" and any(address in net for net in _LOOPBACK_NETWORKS):
+                # The API and the worker each check: both need it, or runs fail at send time.
+                hint = " (a local receiver: WEBHOOK_ALLOW_LOOPBACK=true, for the API and worker)"
+            raise UnsafeURLError(f"host {host!r} resolves to {reason} {address}{hint}")
     return CheckedURL(url=url, host=host, port=port, addresses=tuple(dict.fromkeys(addresses)))

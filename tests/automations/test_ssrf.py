@@ -118,6 +118,14 @@ async def test_unresolvable_name_is_refused(monkeypatch: pytest.MonkeyPatch) -> 
         await ssrf.check_url("https://nowhere.example.test/x", environment="prod")
 
 
+async def test_a_local_loopback_refusal_names_the_setting_that_allows_it() -> None:
+    with pytest.raises(ssrf.UnsafeURLError, match="WEBHOOK_ALLOW_LOOPBACK=true"):
+        await ssrf.check_url("http://127.0.0.1:9/hook", environment="local")
+    with pytest.raises(ssrf.UnsafeURLError) as outside_local:
+        await ssrf.check_url("https://127.0.0.1:9/hook", environment="prod")
+    assert "WEBHOOK_ALLOW_LOOPBACK" not in str(outside_local.value)  # not settable there
+
+
 async def test_loopback_escape_hatch_allows_only_loopback() -> None:
     allowed = await ssrf.check_url(
         "http://127.0.0.1:9/hook", environment="local", allow_loopback=True

@@ -258,6 +258,21 @@ def test_make_install_installs_from_the_lock_with_hashes() -> None:
     assert any(re.search(r"\bpip check\b", line) for line in recipe), recipe
 
 
+def test_make_dev_installs_only_the_runtime_lock_with_hashes() -> None:
+    prerequisites, recipe = makefile_rule("$(SERVICE_STAMP)")
+    assert "requirements.runtime.lock" in prerequisites.split()
+    installs = [line for line in recipe if re.search(r"\bpip install\b", line)]
+    (locked,) = [line for line in installs if "requirements.runtime.lock" in line]
+    assert "--require-hashes" in locked and FULL_LOCK not in " ".join(installs), installs
+    assert "--quiet" not in locked, "the first run should show progress"
+    assert any(re.search(r"\bpip check\b", line) for line in recipe), recipe
+    # dev, migrate, admin and worker reach it without the full lock; the full install implies it
+    assert makefile_rule("migrate")[0].split() == ["$(SERVICE_STAMP)"]
+    assert makefile_rule("dev")[0].split() == ["migrate"]
+    assert makefile_rule("worker")[0].split() == ["migrate"]
+    assert "$(SERVICE_STAMP)" in makefile_rule("$(STAMP)")[1][-1]
+
+
 def test_make_lock_writes_exactly_the_commands_in_the_lock_headers() -> None:
     _, recipe = makefile_rule("lock")
     script = " ".join(recipe)
