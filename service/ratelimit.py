@@ -40,6 +40,7 @@ Redis gives up after 100 ms; a stalled loop gives Redis as many iterations as an
 
 import asyncio
 import hashlib
+import ipaddress
 import logging
 import math
 import time
@@ -73,6 +74,9 @@ STORAGE_ERRORS = (RedisError, OSError, TimeoutError)
 _SLICE_SECONDS = 0.01
 # A reply read in the same loop iteration as the last slice ends needs a turn or two to be parsed.
 _GRACE_TURNS = 3
+# How long a check may wait for one of RATE_LIMIT_REDIS_MAX_CONNECTIONS before it is shed
+# (LimiterOverloaded). Only the Redis round trip counts against RATE_LIMIT_REDIS_TIMEOUT.
+_CONNECTION_WAIT_SECONDS = 1.0
 # Failures in a row that make the limiter leave Redis alone for RATE_LIMIT_REDIS_BACKOFF.
 _BREAKER_THRESHOLD = 3
 # Opening a connection is bounded by this too; reads and writes have no socket timeout of their
@@ -137,8 +141,17 @@ class RateLimiterUnavailable(Exception):
     """The shared storage did not answer and RATE_LIMIT_FAIL_OPEN is false."""
 
 
+class LimiterOverloaded(Exception):
+    """This process had no free Redis connection in time: it is over capacity, Redis is not at
+    fault. The request is shed (503), whatever RATE_LIMIT_FAIL_OPEN says, and the breaker is left
+    alone: a flood must not switch limiting off for everyone."""
+
+
+Deadline = Callable[[Awaitable[Any]], Awaitable[Any]]
+
+
 class _Window(Protocol):
-    async def hit(self, item: RateLimitItem, *identifiers: str) -> Decision: ...
+    async def hit(self, item: RateLimitItem, *identifiers: str, deadline: Deadline) -> Decision: ...
     async def ping(self) -> None: ...
     async def aclose(self) -> None: ...
 
@@ -149,7 +162,7 @@ class _MemoryWindow:
     def __init__(self) -> None:
         self._limiter = MovingWindowRateLimiter(MemoryStorage())
 
-    async def hit(self, item: RateLimitItem, *identifiers: str) -> Decision:
+    async def hit(self, item: RateLimitItem, *identifiers: str, deadline: Deadline) -> Decision:
         admitted = await self._limiter.hit(item, *identifiers)
         reset_at, remaining = await self._limiter.get_window_stats(item, *identifiers)
         return Decision(admitted, item, max(0, remaining), reset_at - time.time())
@@ -188,29 +201,48 @@ class _RedisWindow:
         """Exactly the key limits' RedisStorage uses for the same item and identifiers."""
         return f"{self.key_prefix}:{item.key_for(*identifiers)}"
 
-    async def hit(self, item: RateLimitItem, *identifiers: str) -> Decision:
+    async def hit(self, item: RateLimitItem, *identifiers: str, deadline: Deadline) -> Decision:
+        """The deadline bounds the round trip only: waiting for a connection is bounded apart
+        (LimiterOverloaded), so a saturated process is not mistaken for a failing Redis."""
         key, amount, expiry = self.key(item, *identifiers), item.amount, item.get_expiry()
+        connection = await self._borrow()
         try:
-            reply = await self._command("EVALSHA", self._sha, 1, key, amount, expiry)
-        except NoScriptError:  # a restarted or flushed Redis forgot the script: send it whole
-            reply = await self._command("EVAL", _ACQUIRE_AND_REPORT, 1, key, amount, expiry)
+            reply = await deadline(self._acquire(connection, key, amount, expiry))
+        finally:
+            self._idle.put_nowait(connection)
         admitted, count, reset_after = reply
         return Decision(bool(admitted), item, max(0, item.amount - int(count)), float(reset_after))
 
-    async def _command(self, *args: object) -> Any:
-        connection = self._idle.get_nowait() if not self._idle.empty() else await self._idle.get()
+    async def _acquire(self, connection: Connection, *args: object) -> Any:
         try:
-            await connection.send_command(*args)
-            return await connection.read_response()
-        finally:
-            self._idle.put_nowait(connection)
+            return await _command(connection, "EVALSHA", self._sha, 1, *args)
+        except NoScriptError:  # a restarted or flushed Redis forgot the script: send it whole
+            return await _command(connection, "EVAL", _ACQUIRE_AND_REPORT, 1, *args)
+
+    async def _borrow(self) -> Connection:
+        if not self._idle.empty():
+            return self._idle.get_nowait()
+        try:
+            async with asyncio.timeout(_CONNECTION_WAIT_SECONDS):
+                return await self._idle.get()
+        except TimeoutError:
+            raise LimiterOverloaded from None
 
     async def ping(self) -> None:
-        await self._command("PING")
+        connection = await self._borrow()
+        try:
+            await _command(connection, "PING")
+        finally:
+            self._idle.put_nowait(connection)
 
     async def aclose(self) -> None:
         while not self._idle.empty():
             await self._idle.get_nowait().disconnect()
+
+
+async def _command(connection: Connection, *args: object) -> Any:
+    await connection.send_command(*args)
+    return await connection.read_response()
 
 
 def setting_name(name: str) -> str:
@@ -242,6 +274,8 @@ class RateLimiter:
         self._failures_since_log = 0
         self._last_failure_log = -math.inf
         self._failing = False
+        self._overloads_since_log = 0
+        self._last_overload_log = -math.inf
         self._window: _Window
         if self.enabled and settings.redis_url and settings.redis_url.get_secret_value():
             self._window = _RedisWindow(
@@ -277,7 +311,12 @@ class RateLimiter:
         if time.monotonic() < self._skip_storage_until:
             return self._unavailable(None)
         try:
-            decision = await self._within_deadline(self._window.hit(item, name, *identifiers))
+            decision = await self._window.hit(
+                item, name, *identifiers, deadline=self._within_deadline
+            )
+        except LimiterOverloaded:
+            self._log_overload()
+            raise
         except STORAGE_ERRORS as exc:
             self._consecutive_failures += 1
             if self._consecutive_failures >= _BREAKER_THRESHOLD:
@@ -289,7 +328,18 @@ class RateLimiter:
             logger.info("rate limiter storage reachable again")
         return decision
 
-    async def _within_deadline(self, call: Awaitable[Decision]) -> Decision:
+    def _log_overload(self) -> None:
+        self._overloads_since_log += 1
+        now = time.monotonic()
+        if now - self._last_overload_log >= self._log_interval:
+            logger.warning(
+                "rate limiter: no Redis connection free in time, shedding requests (503)",
+                extra={"fields": {"shed_checks": self._overloads_since_log}},
+            )
+            self._last_overload_log = now
+            self._overloads_since_log = 0
+
+    async def _within_deadline(self, call: Awaitable[Any]) -> Any:
         """`await call`, given up on (TimeoutError) after RATE_LIMIT_REDIS_TIMEOUT counted in
         slices of loop time, then _GRACE_TURNS more loop turns. A timer per slice decides whether
         to extend; when none is left it expires an `asyncio.timeout`, which cancels the call
@@ -354,6 +404,18 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
+def client_key(address: str) -> str:
+    """What one client's budget is keyed on: an IPv4 address as it is, an IPv6 address by its /64
+    (what one subscriber or host is given; per /128, rotating through it would be a fresh budget
+    per request)."""
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    except ValueError:
+        return address
+
+
 async def enforce(request: Request, name: str, identity: str) -> None:
     """Count one hit against limit `name` for this route and `identity`; 429 when over."""
     limiter: RateLimiter = request.app.state.rate_limiter
@@ -367,6 +429,12 @@ async def enforce(request: Request, name: str, identity: str) -> None:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail="Rate limiter unavailable",
+            headers={"Retry-After": "1"},
+        ) from None
+    except LimiterOverloaded:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="Server busy, retry shortly",
             headers={"Retry-After": "1"},
         ) from None
     if decision is None:
@@ -389,7 +457,7 @@ def limit(name: str) -> Callable[[Request], Awaitable[None]]:
     _check_name(name)
 
     async def rate_limit_per_ip(request: Request) -> None:
-        await enforce(request, name, client_ip(request))
+        await enforce(request, name, client_key(client_ip(request)))
 
     return rate_limit_per_ip
 
