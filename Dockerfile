@@ -84,9 +84,11 @@ EXPOSE 8000
 # - UVICORN_TIMEOUT_KEEP_ALIVE (uvicorn's CLI reads UVICORN_* options): 75 s here, the ALB idle
 #   timeout + 15 s on AWS; it must exceed the ALB's idle timeout or the ALB sees sporadic 502s.
 # Graceful shutdown 20 s < ECS stopTimeout 30 s: in-flight requests finish before SIGKILL.
-# The app writes its own access log (service/observability.py).
+# The app writes its own access log (service/observability.py). No `server: uvicorn` header: it
+# tells an attacker what to look up (docs/security.md).
 CMD ["uvicorn", "service.main:app", \
      "--host", "0.0.0.0", "--port", "8000", \
      "--proxy-headers", \
      "--timeout-graceful-shutdown", "20", \
-     "--no-access-log"]
+     "--no-access-log", \
+     "--no-server-header"]

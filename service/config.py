@@ -99,7 +99,11 @@ class Settings(BaseSettings):
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_expire_minutes: int = Field(default=30, ge=1)
 
-    forwarded_allow_ips: str = "127.0.0.1"
+    # uvicorn's own default when FORWARDED_ALLOW_IPS is unset (uvicorn/config.py): the app and the
+    # server then resolve the same client address under any server.
+    forwarded_allow_ips: str = "127.0.0.1,::1"
+    # /docs, /redoc and /openapi.json; unset: served only when ENVIRONMENT=local.
+    api_docs_enabled: bool | None = None
     # Request bodies over this size are answered 413 (FastAPI's max_body_size): a Content-Length
     # over it is refused before the body is read; a chunked body is cut off once it passes it.
     max_body_bytes: int = Field(default=1_048_576, ge=1)
@@ -143,6 +147,12 @@ class Settings(BaseSettings):
                 f"ENVIRONMENT={self.environment!r}; unset it."
             )
         return self
+
+    @property
+    def docs_enabled(self) -> bool:
+        if self.api_docs_enabled is not None:
+            return self.api_docs_enabled
+        return self.environment == "local"
 
     @property
     def database_on_this_host(self) -> bool:

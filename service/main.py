@@ -36,11 +36,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         await close_app(app)
 
+    docs = settings.docs_enabled
     app = FastAPI(
         title="Service",
         version="0.1.0",
         lifespan=lifespan,
-        docs_url="/docs",
+        # API_DOCS_ENABLED (on by default only when ENVIRONMENT=local): off, /docs, /redoc and
+        # /openapi.json are 404s.
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+        # `/items/1/` is a 404, not a 307 whose Location echoes the Host header (and whose raw
+        # path used to reach the access log): clients call the documented paths.
+        redirect_slashes=False,
         max_body_size=settings.max_body_bytes,
     )
     app.state.settings = settings

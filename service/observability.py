@@ -74,14 +74,21 @@ def request_id_from(scope: Scope) -> str:
     return secrets.token_hex(16)  # 128 random bits, like a uuid4's hex without the object
 
 
+# The routes that answer without scope["route"] (FastAPI's docs pages and schema): static paths,
+# so each is its own template. Nothing else's path is ever logged.
+STATIC_ROUTES = frozenset({"/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"})
+
+
 def route_template(scope: Scope, status_code: int) -> str:
-    """The matched route's template (`/items/{item_id}`), never the raw URL, which can carry ids
-    and data. FastAPI sets scope["route"] for API routes only; the others that answer (`/docs`,
-    `/openapi.json`) have static paths, so their path is their template."""
+    """The matched route's template (`/items/{item_id}`), never the raw URL, which can carry ids,
+    data or forged log lines (`/items/1%0AWARNING ...`). FastAPI sets scope["route"] for API
+    routes only; the docs routes are named from STATIC_ROUTES; anything else is `<unmatched>`."""
     route = scope.get("route")
     if route is not None and hasattr(route, "path"):
         return route.path
-    return scope["path"] if status_code < 400 else "<unmatched>"
+    if status_code < 400 and scope["path"] in STATIC_ROUTES:
+        return scope["path"]
+    return "<unmatched>"
 
 
 class RequestContextMiddleware:

@@ -38,10 +38,17 @@ _BLOCKED_NETWORKS: list[tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, str
         ("::1/128", "loopback address"),
         ("::ffff:0:0/96", "IPv4-mapped IPv6 address"),
         ("::/96", "IPv4-compatible IPv6 address"),
+        # Python 3.11's ipaddress calls the following global; IANA's special-purpose registry
+        # does not (or they embed an IPv4 address a translator or relay would reach, private
+        # ones included): refused whatever the IPv4 part is.
+        ("::ffff:0:0:0/96", "IPv4-translated IPv6 address (SIIT, embeds IPv4)"),
         ("64:ff9b::/96", "NAT64 IPv6 address (embeds IPv4)"),
         ("64:ff9b:1::/48", "NAT64 IPv6 address (embeds IPv4)"),
         ("2002::/16", "6to4 IPv6 address (embeds IPv4)"),
         ("2001::/32", "Teredo IPv6 address (embeds IPv4)"),
+        ("5f00::/16", "SRv6 segment identifier (not globally reachable)"),
+        ("3fff::/20", "documentation IPv6 address"),
+        ("2001:db8::/32", "documentation IPv6 address"),
         ("fc00::/7", "unique-local IPv6 address"),
         ("fe80::/10", "link-local IPv6 address"),
         ("fec0::/10", "site-local IPv6 address"),
@@ -82,7 +89,9 @@ def blocked_reason(address: IPAddress, *, allow_loopback: bool = False) -> str |
     for network, reason in _BLOCKED_NETWORKS:
         if address.version == network.version and address in network:
             return reason
-    if not address.is_global:
+    # is_reserved: IPv6 outside 2000::/3, where no unicast is allocated (Python calls most of it
+    # global), and IPv4's 240.0.0.0/4.
+    if not address.is_global or address.is_reserved:
         return "non-public (reserved or special-purpose) address"
     return None
 

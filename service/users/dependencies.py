@@ -24,6 +24,9 @@ async def get_settings(request: Request) -> Settings:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
+# Ids are int4 (SERIAL) on PostgreSQL: a larger `sub` would fail in the driver (a 500), not match.
+MAX_USER_ID = 2**31 - 1
+
 
 class BearerUserId(OAuth2PasswordBearer):
     """The user id a valid, unexpired bearer token names; no database access. Whoever uses it
@@ -43,9 +46,13 @@ class BearerUserId(OAuth2PasswordBearer):
                 secret=settings.jwt_secret.get_secret_value(),
                 algorithm=settings.jwt_algorithm,
             )
-            return int(subject)
-        except (security.InvalidTokenError, ValueError):
+        except security.InvalidTokenError:
             raise AuthenticationError(INVALID_CREDENTIALS) from None
+        # Only what create_access_token writes: plain ASCII digits ("1_0", " 7" and "٣" are ints to
+        # int()), naming an id a row can have.
+        if not (subject.isascii() and subject.isdigit()) or not 0 < int(subject) <= MAX_USER_ID:
+            raise AuthenticationError(INVALID_CREDENTIALS)
+        return int(subject)
 
 
 # The scheme keeps the name clients and generated SDKs already know.

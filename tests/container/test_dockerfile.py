@@ -184,6 +184,10 @@ def test_dockerfile_command_leaves_access_log_to_the_app(image_command: list[str
     assert "--no-access-log" in image_command
 
 
+def test_dockerfile_command_sends_no_server_header(image_command: list[str]) -> None:
+    assert "--no-server-header" in image_command
+
+
 def test_dockerfile_has_no_healthcheck_since_it_also_runs_migrate_and_worker(
     runtime_stage: Stage,
 ) -> None:

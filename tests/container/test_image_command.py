@@ -35,6 +35,16 @@ def test_image_command_serves_health_and_ready(serve_image_command: Serve) -> No
     assert ready.json()["checks"]["database"] == "ok", ready.text
 
 
+def test_image_command_sends_no_server_header(serve_image_command: Serve) -> None:
+    """`server: uvicorn` names what to attack; the image runs with --no-server-header."""
+    server = serve_image_command()
+
+    response = httpx.get(f"{server.base_url}/health", timeout=5)
+
+    assert response.status_code == 200, response.text
+    assert "server" not in response.headers, response.headers
+
+
 def test_image_command_imports_service_from_the_installed_wheel(
     image_venv: ImageVenv, workdir: Path
 ) -> None:

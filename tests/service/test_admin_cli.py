@@ -85,3 +85,12 @@ async def test_deactivate_refuses_the_users_tokens_and_logins(client, user_facto
 def test_an_unknown_email_is_refused(database_url, command):
     missing = admin(database_url, command, "--email", "nobody@example.com")
     assert missing.returncode == 1 and "No user with email nobody@example.com" in missing.stderr
+
+
+def test_a_common_password_or_the_email_is_refused(database_url):
+    for password in ("12345678", "operator@example.com", "operator"):
+        refused = admin(
+            database_url, "create-user", "--email", "operator@example.com", password=password
+        )
+        assert refused.returncode == 1, (password, refused.stdout, refused.stderr)
+        assert "refused: password" in refused.stderr, refused.stderr

@@ -64,3 +64,17 @@ def test_explicit_database_url_wins_over_parts():
 def test_secrets_are_not_in_settings_repr():
     settings = Settings(JWT_SECRET="s" * 40, REDIS_URL="rediss://:tok3n@cache:6379/0")
     assert "sss" not in repr(settings) and "tok3n" not in repr(settings)
+
+
+def test_forwarded_allow_ips_default_is_uvicorns(monkeypatch):
+    """Unset, uvicorn trusts 127.0.0.1 and ::1: the app's own pass must trust the same peers, or
+    a request through a local proxy on ::1 is keyed differently under uvicorn and elsewhere."""
+    from uvicorn.config import Config
+
+    monkeypatch.delenv("FORWARDED_ALLOW_IPS", raising=False)
+    assert Settings().forwarded_allow_ips == Config("service.main:app").forwarded_allow_ips
+
+
+def test_api_docs_default_on_only_locally():
+    assert Settings(ENVIRONMENT="local").docs_enabled is True
+    assert Settings(ENVIRONMENT="prod", JWT_SECRET="r" * 48).docs_enabled is False

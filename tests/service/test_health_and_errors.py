@@ -37,7 +37,7 @@ async def test_database_down_makes_requests_503_not_500():
     app = create_app(make_settings("postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app), base_url="http://t") as http:
         response = await http.post(
-            "/users", json={"email": "a@example.com", "password": "12345678"}
+            "/users", json={"email": "a@example.com", "password": "long enough"}
         )
     assert response.status_code == 503, response.text
     assert response.json() == {"detail": "Database temporarily unavailable"}
@@ -122,3 +122,47 @@ async def test_access_log_names_static_routes_and_hides_unmatched_paths(client, 
     assert ("<unmatched>", 404) in routes
     access_lines = [r for r in caplog.records if r.name == "service.access"]
     assert "with-secret-token" not in json.dumps([r.fields for r in access_lines])
+
+
+async def test_trailing_slash_is_404_without_location_and_logs_no_raw_path(client, caplog):
+    """A 307 slash redirect used to log the raw path (a CR/LF in it forged log lines) and echo
+    the Host header in Location."""
+    from service.observability import JsonFormatter, KeyValueFormatter
+
+    caplog.set_level(logging.INFO, logger="service.access")
+    response = await client.get(
+        "/items/1%0AWARNING%20forged/", headers={"Host": "attacker.example"}
+    )
+    assert (response.status_code, response.headers.get("location")) == (404, None)
+    records = [r for r in caplog.records if r.name == "service.access"]
+    assert [r.fields["route"] for r in records] == ["<unmatched>"]
+    for formatter in (KeyValueFormatter("%(levelname)s %(name)s %(message)s"), JsonFormatter()):
+        line = formatter.format(records[0])
+        assert "forged" not in line and "\n" not in line, line
+
+
+async def test_docs_and_schema_are_404_outside_local_unless_enabled(database_url):
+    prod = {"ENVIRONMENT": "prod", "JWT_SECRET": "s" * 48}
+    for overrides, expected in [
+        (prod, 404),
+        ({**prod, "API_DOCS_ENABLED": True}, 200),
+        ({"ENVIRONMENT": "local", "API_DOCS_ENABLED": False}, 404),
+    ]:
+        app = create_app(make_settings(database_url, **overrides))
+        transport = httpx.ASGITransport(app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            statuses = [(await http.get(path)).status_code for path in DOCS_PATHS]
+        await close_app(app)
+        assert statuses == [expected] * len(DOCS_PATHS), (overrides, statuses)
+
+
+DOCS_PATHS = ["/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"]
+
+
+@pytest.mark.parametrize("status", [200, 204, 307, 404])
+def test_route_template_names_only_the_docs_routes_by_path(status):
+    from service.observability import route_template
+
+    assert route_template({"path": "/items/1\nWARNING forged/"}, status) == "<unmatched>"
+    expected = "/openapi.json" if status < 400 else "<unmatched>"
+    assert route_template({"path": "/openapi.json"}, status) == expected

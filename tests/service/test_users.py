@@ -122,7 +122,9 @@ async def test_unsigned_token_is_401(client, alice):
 async def test_token_of_deleted_user_is_401(client, app):
     from service.users.models import User
 
-    handle = await client.post("/users", json={"email": "gone@example.com", "password": "12345678"})
+    handle = await client.post(
+        "/users", json={"email": "gone@example.com", "password": "long enough"}
+    )
     token = security.create_access_token(
         str(handle.json()["id"]),
         secret=DEV_JWT_SECRET,
@@ -139,3 +141,58 @@ async def test_token_of_deleted_user_is_401(client, app):
 async def test_garbage_token_is_401(client):
     response = await client.get("/users/me", headers={"Authorization": "Bearer not.a.jwt"})
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize(
+    "subject", [str(2**31), str(2**63), "99999999999999999999", "0", "-1", "1_0", " 7", "٣"]
+)
+async def test_token_whose_subject_is_no_possible_user_id_is_401(client, subject):
+    """int4 ids: a signed `sub` past 2**31 - 1 used to reach the database and answer 500."""
+    token = security.create_access_token(
+        subject, secret=DEV_JWT_SECRET, algorithm="HS256", expires_in=timedelta(minutes=5)
+    )
+    for path in ("/users/me", "/items"):
+        response = await client.get(path, headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401, (path, response.status_code, response.text)
+
+
+# NIST SP 800-63B: the attack run's accepted passwords, the email and its local part, any case.
+WEAK_PASSWORDS = [
+    "password",
+    "12345678",
+    "PassWord",
+    "  iloveyou  ",
+    " " * 8,
+    "\x00" * 8,
+    "\t\n\r \u00a0\u2003  ",
+    "weak.user@example.com",
+    "WEAK.USER@EXAMPLE.COM",
+    "weak.user",
+    "Weak.User",
+]
+
+
+@pytest.mark.parametrize("password", WEAK_PASSWORDS, ids=repr)
+async def test_weak_password_is_422_naming_the_password(client, password):
+    response = await client.post(
+        "/users", json={"email": "weak.user@example.com", "password": password}
+    )
+    assert response.status_code == 422, response.text
+    errors = response.json()["detail"]
+    assert [error["loc"] for error in errors] == [["body", "password"]], errors
+
+
+async def test_passphrase_that_merely_contains_common_words_is_accepted(client):
+    response = await client.post(
+        "/users", json={"email": "phrase@example.com", "password": "password is my password"}
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_bundled_common_password_list_is_loaded_without_its_comments():
+    from service.users.schemas import common_passwords
+
+    passwords = common_passwords()
+    assert {"password", "12345678", "iloveyou"} <= passwords
+    assert len(passwords) > 10_000
+    assert not any(entry.startswith("#") or len(entry) < 8 for entry in passwords)
