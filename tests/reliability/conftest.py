@@ -10,6 +10,7 @@ from service.migrate import migrate
 from tests.conftest import create_postgres_database, make_settings, run_in_fresh_loop
 from tests.reliability.summary import SUMMARY
 from tests.support.throwaway_postgres import ThrowawayPostgres
+from tests.support.throwaway_redis import ThrowawayRedis
 
 SUMMARY_FILE = Path(".pytest_cache") / "reliability-summary.json"
 _ran = {"reliability": False}
@@ -34,6 +35,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
     path = config.rootpath / SUMMARY_FILE
     SUMMARY.write_json(path)
     terminalreporter.write_line(f"(written to {path.relative_to(config.rootpath)})")
+
+
+@pytest.fixture
+def redis_server() -> Iterator[ThrowawayRedis]:
+    """A redis-server of our own on a free port, for the tests that kill or flood it."""
+    server = ThrowawayRedis()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,6 @@ back), and a password-guessing run through a real server whose peer is not a tru
 import asyncio
 import time
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,16 +39,6 @@ class Call:
     status: int | None = None
     retry_after: str | None = None
     error: str | None = None
-
-
-@pytest.fixture
-def redis_server() -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 def limited_server(database_url: str, log: Path, **env: str) -> UvicornServer:

@@ -14,7 +14,6 @@ import subprocess
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -30,16 +29,6 @@ FLOOD_CONNECTIONS = 200
 LOGIN_INTERVAL_SECONDS = 0.05
 FLOODER = "198.51.100.77"  # documentation address, sent as X-Forwarded-For from 127.0.0.1
 LOGIN_LIMIT = 5  # RATE_LIMIT_AUTH_TOKEN's default, 5/minute per address
-
-
-@pytest.fixture
-def redis_server() -> Iterator[ThrowawayRedis]:
-    server = ThrowawayRedis()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
 
 
 async def _logins(http: httpx.AsyncClient, email: str, until: float) -> Counter:
