@@ -258,6 +258,24 @@ def _check_name(name: str) -> None:
         )
 
 
+class _ThrottledWarning:
+    """One warning per interval, carrying how many occurrences it stands for."""
+
+    def __init__(self, message: str, count_field: str, interval: float) -> None:
+        self._message, self._count_field, self._interval = message, count_field, interval
+        self._since_last = 0
+        self._last = -math.inf
+
+    def note(self, **fields: object) -> None:
+        self._since_last += 1
+        now = time.monotonic()
+        if now - self._last >= self._interval:
+            fields[self._count_field] = self._since_last
+            logger.warning(self._message, extra={"fields": fields})
+            self._last = now
+            self._since_last = 0
+
+
 class RateLimiter:
     """Owns the storage; `check()` is what the dependencies call."""
 
@@ -271,11 +289,15 @@ class RateLimiter:
         self._items: dict[str, RateLimitItem] = {}
         self._skip_storage_until = 0.0
         self._consecutive_failures = 0
-        self._failures_since_log = 0
-        self._last_failure_log = -math.inf
         self._failing = False
-        self._overloads_since_log = 0
-        self._last_overload_log = -math.inf
+        self._outage_warning = _ThrottledWarning(
+            "rate limiter storage unavailable", "failed_checks", self._log_interval
+        )
+        self._overload_warning = _ThrottledWarning(
+            "rate limiter: no Redis connection free in time, shedding requests (503)",
+            "shed_checks",
+            self._log_interval,
+        )
         self._window: _Window
         if self.enabled and settings.redis_url and settings.redis_url.get_secret_value():
             self._window = _RedisWindow(
@@ -315,7 +337,7 @@ class RateLimiter:
                 item, name, *identifiers, deadline=self._within_deadline
             )
         except LimiterOverloaded:
-            self._log_overload()
+            self._overload_warning.note()
             raise
         except STORAGE_ERRORS as exc:
             self._consecutive_failures += 1
@@ -327,17 +349,6 @@ class RateLimiter:
             self._failing = False
             logger.info("rate limiter storage reachable again")
         return decision
-
-    def _log_overload(self) -> None:
-        self._overloads_since_log += 1
-        now = time.monotonic()
-        if now - self._last_overload_log >= self._log_interval:
-            logger.warning(
-                "rate limiter: no Redis connection free in time, shedding requests (503)",
-                extra={"fields": {"shed_checks": self._overloads_since_log}},
-            )
-            self._last_overload_log = now
-            self._overloads_since_log = 0
 
     async def _within_deadline(self, call: Awaitable[Any]) -> Any:
         """`await call`, given up on (TimeoutError) after RATE_LIMIT_REDIS_TIMEOUT counted in
@@ -371,21 +382,10 @@ class RateLimiter:
 
     def _unavailable(self, exc: BaseException | None) -> None:
         self._failing = True
-        self._failures_since_log += 1
-        now = time.monotonic()
-        if now - self._last_failure_log >= self._log_interval:
-            logger.warning(
-                "rate limiter storage unavailable",
-                extra={
-                    "fields": {
-                        "error": type(exc).__name__ if exc else "backing off",
-                        "policy": "fail open" if self.fail_open else "fail closed (503)",
-                        "failed_checks": self._failures_since_log,
-                    }
-                },
-            )
-            self._last_failure_log = now
-            self._failures_since_log = 0
+        self._outage_warning.note(
+            error=type(exc).__name__ if exc else "backing off",
+            policy="fail open" if self.fail_open else "fail closed (503)",
+        )
         if self.fail_open:
             return None
         raise RateLimiterUnavailable
