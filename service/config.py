@@ -1,6 +1,7 @@
 """Runtime settings, read from the environment (no prefix) by pydantic-settings."""
 
 import ipaddress
+import re
 from functools import cached_property
 from typing import Annotated, Literal
 
@@ -26,6 +27,24 @@ def _valid_rate_limit(value: str) -> str:
 
 # A `limits` rate string: "<amount>/<second|minute|hour|day>" or "<amount> per <n> <unit>".
 RateLimitSpec = Annotated[str, AfterValidator(_valid_rate_limit)]
+
+# CloudWatch namespace rules (its concepts guide; length and the leading ':' from the API model):
+# 1-255 of A-Z a-z 0-9 . - _ / # : and space, not blank; `AWS/` is reserved for AWS services.
+_NAMESPACE = re.compile(r"[0-9A-Za-z._/#: -]{1,255}")
+
+
+def _valid_metrics_namespace(value: str) -> str:
+    if not _NAMESPACE.fullmatch(value) or not value.strip() or value.startswith(":"):
+        raise ValueError(
+            f"{value!r} is not a CloudWatch namespace: 1-255 characters of letters, digits and "
+            ". - _ / # : or space, not starting with ':' (e.g. 'service/prod')"
+        )
+    if value.startswith("AWS/"):
+        raise ValueError(f"{value!r}: namespaces starting with 'AWS/' are reserved for AWS")
+    return value
+
+
+MetricsNamespace = Annotated[str, AfterValidator(_valid_metrics_namespace)]
 
 
 class ConfigError(Exception):
@@ -109,6 +128,9 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1)
     log_level: str = "INFO"
     log_json: bool = False
+    # The app's own metrics (service/metrics.py, docs/metrics.md): EMF lines on stdout, written
+    # only when LOG_JSON is true, under this CloudWatch namespace (on AWS `<project>/<stack>`).
+    metrics_namespace: MetricsNamespace = "service/local"
 
     # Automations: webhook delivery and the worker (service/automations, service/worker.py).
     # Lets a webhook reach 127.0.0.1/::1 (test receivers only); refused outside local.

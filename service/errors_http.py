@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import exc as sa_exc
 
+from service import metrics
 from service.db import get_session
 from service.errors import AuthenticationError, DomainError
 
@@ -41,6 +42,8 @@ async def integrity_error(_request: Request, _exc: Exception) -> JSONResponse:
 
 
 async def database_unavailable(request: Request, exc: Exception) -> JSONResponse:
+    """Every 503 for a database outage, from any path (reads, writes, lost connections)."""
+    metrics.database_unavailable()
     logger.warning(
         "database unavailable",
         extra={"fields": {"error": type(exc).__name__, "path": request.url.path}},

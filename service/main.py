@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from service import health
+from service import health, metrics
 from service.automations.router import router as automations_router
 from service.automations.router import webhook_url_refused
 from service.automations.service import WebhookURLRefused
@@ -24,6 +24,7 @@ from service.users.router import router as users_router
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(level=settings.log_level, json_output=settings.log_json)
+    metrics.configure(settings)
     engine = create_engine(settings)
     reader = create_reader(engine, settings)
     rate_limiter = RateLimiter(settings)

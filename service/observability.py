@@ -6,7 +6,7 @@ import re
 import secrets
 import sys
 import time
-from typing import Any
+from typing import Any, TextIO
 
 from pydantic_core import to_json
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -44,8 +44,13 @@ class KeyValueFormatter(logging.Formatter):
         return line
 
 
+# The name of the stdout handler configure_logging installs on the root logger.
+STDOUT_HANDLER = "service.stdout"
+
+
 def configure_logging(*, level: str, json_output: bool) -> None:
     handler = logging.StreamHandler(sys.stdout)
+    handler.set_name(STDOUT_HANDLER)
     if json_output:
         handler.setFormatter(JsonFormatter())
     else:
@@ -62,6 +67,16 @@ def configure_logging(*, level: str, json_output: bool) -> None:
     root.setLevel(level.upper())
     # Our access log replaces uvicorn's, which would log the raw URL (query strings can hold data).
     logging.getLogger("uvicorn.access").disabled = True
+
+
+def stdout_handler() -> logging.StreamHandler[TextIO]:
+    """The handler configure_logging installed, for lines written outside `logging` (the EMF
+    metrics, service/metrics.py): one write under its lock, so no line interleaves with a log
+    line. Before configure_logging, a handler of its own on stdout."""
+    for handler in logging.getLogger().handlers:
+        if handler.get_name() == STDOUT_HANDLER and isinstance(handler, logging.StreamHandler):
+            return handler
+    return logging.StreamHandler(sys.stdout)
 
 
 def request_id_from(scope: Scope) -> str:

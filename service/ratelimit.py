@@ -61,6 +61,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoScriptError, RedisError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from service import metrics
 from service.config import Settings
 
 logger = logging.getLogger(__name__)
@@ -382,6 +383,7 @@ class RateLimiter:
 
     def _unavailable(self, exc: BaseException | None) -> None:
         self._failing = True
+        metrics.limiter_failed()
         self._outage_warning.note(
             error=type(exc).__name__ if exc else "backing off",
             policy="fail open" if self.fail_open else "fail closed (503)",
@@ -444,6 +446,7 @@ async def enforce(request: Request, name: str, identity: str) -> None:
     if previous is None or decision.tighter_than(previous):
         state[STATE_KEY] = decision
     if not decision.admitted:
+        metrics.rate_limit_refused(name)
         raise HTTPException(
             status.HTTP_429_TOO_MANY_REQUESTS,
             detail=f"Rate limit exceeded: {decision.item}",

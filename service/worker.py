@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from service import metrics
 from service.automations import service
 from service.automations.models import AutomationRun
 from service.config import Settings
@@ -154,6 +155,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:
         return EXIT_OK if exc.code == 0 else EXIT_USAGE
     configure_logging(level=settings.log_level, json_output=settings.log_json)
+    metrics.configure(settings)
     return asyncio.run(run_due(settings, once=args.once, batch=args.batch, interval=args.interval))
 
 
