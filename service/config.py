@@ -111,7 +111,8 @@ class Settings(BaseSettings):
     rate_limit_automations_create: RateLimitSpec = "10/minute"
     rate_limit_automations_read: RateLimitSpec = "100/second"
     rate_limit_automations_write: RateLimitSpec = "10/second"
-    # Run-now sends outbound webhooks (up to 3 attempts each): far below other writes.
+    # Run-now and redeliver send a webhook (one attempt each, in the request): far below other
+    # writes.
     rate_limit_automations_run: RateLimitSpec = "6/minute"
 
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
@@ -135,12 +136,22 @@ class Settings(BaseSettings):
     # Automations: webhook delivery and the worker (service/automations, service/worker.py).
     # Lets a webhook reach 127.0.0.1/::1 (test receivers only); refused outside local.
     webhook_allow_loopback: bool = False
+    # One attempt = one request, bounded by this as a whole (connect, send, first byte).
     webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
-    webhook_max_attempts: int = Field(default=3, ge=1, le=10)
-    # Delay before retry n is webhook_backoff_seconds * 2**(n-1): 1 s, then 2 s by default.
-    webhook_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
+    # A failed attempt is retried by the worker after webhook_backoff_seconds * 2**(n-1), capped
+    # at webhook_backoff_max_seconds, each delay drawn between half and all of it (jitter); a
+    # delivery still failing webhook_retry_horizon_seconds after it was queued is marked dead.
+    webhook_backoff_seconds: float = Field(default=30.0, ge=0, le=3600)
+    webhook_backoff_max_seconds: float = Field(default=3600.0, ge=0, le=86_400)
+    webhook_retry_horizon_seconds: float = Field(default=86_400.0, ge=0, le=7 * 86_400)
+    # Deliveries one worker pass has in flight at once (a slow target holds one of them).
+    webhook_concurrency: int = Field(default=10, ge=1, le=100)
     worker_poll_interval_seconds: float = Field(default=30.0, gt=0, le=3600)
     worker_batch_size: int = Field(default=100, ge=1, le=10_000)
+    # A pass stops claiming work after this long; deliveries in flight finish (one timeout more).
+    worker_pass_budget_seconds: float = Field(default=50.0, gt=0, le=3600)
+    # Automations one user may own (each event runs every matching one).
+    automations_max_per_user: int = Field(default=50, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _refuse_dev_secret_outside_local(self) -> "Settings":

@@ -1,16 +1,19 @@
 """`python -m service.worker run-due [--once] [--batch N] [--interval SECONDS]`
 
-Runs due scheduled automations and consumes pending outbox events, using the same service
-functions as the HTTP API (service.automations.service). Each automation run or event is one
-transaction that holds the claimed row's lock until it commits; on PostgreSQL the claim is
-`SELECT ... FOR UPDATE SKIP LOCKED`, so any number of workers can run side by side. SQLite has no
-row locks: run a single worker there.
+Runs due scheduled automations, consumes pending outbox events and delivers due webhooks, using the
+same service functions as the HTTP API (service.automations). Each schedule or event is claimed in
+one short transaction that records its runs (a webhook is queued on its run, never sent inside a
+transaction); on PostgreSQL the claim is `SELECT ... FOR UPDATE SKIP LOCKED`, so any number of
+workers can run side by side. Webhooks are then sent WEBHOOK_CONCURRENCY at a time, each due
+delivery at most once per pass (service/automations/deliveries.py). A pass claims nothing new after
+WORKER_PASS_BUDGET_SECONDS. SQLite has no row locks: run a single worker there.
 
-One summary line per pass:
-    run-due pass=1 schedules=3 events=2 runs=5 success=4 failed=1 skipped=0 seconds=0.42
+One summary line per pass (runs: records created; delivered/retrying/dead: webhook attempts):
+    run-due pass=1 schedules=3 events=2 runs=5 success=1 failed=0 skipped=0 \
+        delivered=3 retrying=1 dead=0 seconds=0.42
 
 Exit codes:
-    0  --once pass completed, or stopped by SIGTERM/SIGINT (the current item finishes first)
+    0  --once pass completed, or stopped by SIGTERM/SIGINT (deliveries in flight finish first)
     1  --once pass aborted by an unexpected error (e.g. database unreachable); details logged
     2  usage error
 Without --once a failed pass is logged and retried after the interval; the process keeps going.
@@ -20,6 +23,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import random
 import signal
 import sys
 import time
@@ -30,10 +34,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import metrics
-from service.automations import service
+from service.automations import deliveries, service
+from service.automations.deliveries import Clock
 from service.automations.models import AutomationRun
+from service.automations.webhook import WebhookPolicy
 from service.config import Settings
-from service.db import create_engine, create_sessionmaker
+from service.db import create_engine, create_sessionmaker, utcnow
 from service.observability import configure_logging
 
 logger = logging.getLogger("service.worker")
@@ -49,6 +55,7 @@ class PassSummary:
     schedules: int = 0
     events: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
+    deliveries: Counter[str] = field(default_factory=Counter)
     seconds: float = 0.0
 
     def record(self, runs: Sequence[AutomationRun]) -> None:
@@ -59,7 +66,9 @@ class PassSummary:
             f"run-due pass={self.number} schedules={self.schedules} events={self.events} "
             f"runs={sum(self.statuses.values())} success={self.statuses['success']} "
             f"failed={self.statuses['failed']} skipped={self.statuses['skipped']} "
-            f"seconds={self.seconds:.2f}"
+            f"delivered={self.deliveries[deliveries.SUCCESS]} "
+            f"retrying={self.deliveries[deliveries.PENDING]} "
+            f"dead={self.deliveries[deliveries.DEAD]} seconds={self.seconds:.2f}"
         )
 
 
@@ -70,25 +79,49 @@ async def run_pass(
     batch: int,
     stop: asyncio.Event | None = None,
     number: int = 1,
+    clock: Clock = utcnow,
+    rng: random.Random | None = None,
 ) -> PassSummary:
-    """Up to `batch` due schedules, then up to `batch` pending events; `stop` checked per item."""
+    """Up to `batch` due schedules, up to `batch` pending events, then up to `batch` due webhook
+    deliveries; nothing new is claimed once `stop` is set or the pass's time budget is spent."""
     started = time.monotonic()
+    deadline = started + settings.worker_pass_budget_seconds
+    policy = WebhookPolicy.from_settings(settings)
     summary = PassSummary(number=number)
-    while summary.schedules < batch and not (stop and stop.is_set()):
+
+    def may_claim() -> bool:
+        return time.monotonic() < deadline and not (stop and stop.is_set())
+
+    while summary.schedules < batch and may_claim():
         async with sessionmaker() as session:
-            run = await service.run_next_due_automation(session, settings=settings)
+            run = await service.run_next_due_automation(session, policy=policy, now=clock())
         if run is None:
             break
         summary.schedules += 1
         summary.record([run])
-    while summary.events < batch and not (stop and stop.is_set()):
+    while summary.events < batch and may_claim():
         async with sessionmaker() as session:
-            runs = await service.process_next_event(session, settings=settings)
+            runs = await service.process_next_event(session, policy=policy, now=clock())
         if runs is None:
             break
         summary.events += 1
         summary.record(runs)
+    summary.deliveries = await deliveries.deliver_due(
+        sessionmaker,
+        policy=policy,
+        concurrency=settings.webhook_concurrency,
+        limit=batch,
+        deadline=deadline,
+        stop=stop,
+        clock=clock,
+        rng=rng,
+    )
     summary.seconds = time.monotonic() - started
+    if time.monotonic() >= deadline:
+        logger.warning(
+            "run-due pass spent its time budget; the rest waits for the next pass",
+            extra={"fields": {"pass": number, "budget": settings.worker_pass_budget_seconds}},
+        )
     return summary
 
 
@@ -103,15 +136,18 @@ async def run_due(settings: Settings, *, once: bool, batch: int, interval: float
     try:
         while not stop.is_set():
             number += 1
+            started = time.monotonic()
             try:
                 summary = await run_pass(
                     sessionmaker, settings=settings, batch=batch, stop=stop, number=number
                 )
             except Exception:
+                metrics.worker_run("failed", time.monotonic() - started)
                 logger.exception("run-due pass failed", extra={"fields": {"pass": number}})
                 if once:
                     return EXIT_FAILED
             else:
+                metrics.worker_run("success", summary.seconds)
                 print(summary.line(), flush=True)
                 if once:
                     return EXIT_OK
@@ -134,7 +170,7 @@ def parse_args(argv: Sequence[str] | None, settings: Settings) -> argparse.Names
         "--batch",
         type=int,
         default=settings.worker_batch_size,
-        help="max schedules and max events per pass (default: WORKER_BATCH_SIZE)",
+        help="max schedules, events and deliveries per pass (default: WORKER_BATCH_SIZE)",
     )
     run.add_argument(
         "--interval",

@@ -4,8 +4,9 @@ from fastapi import Depends
 
 from service.automations import service
 from service.automations.models import Automation
+from service.automations.webhook import WebhookPolicy
 from service.db import ResourceId, SessionDep
-from service.users.dependencies import CurrentUser
+from service.users.dependencies import CurrentUser, SettingsDep
 
 
 async def owned_automation(
@@ -14,4 +15,9 @@ async def owned_automation(
     return await service.get_owned_automation(session, automation_id=automation_id, owner=user)
 
 
+def webhook_policy(settings: SettingsDep) -> WebhookPolicy:
+    return WebhookPolicy.from_settings(settings)
+
+
 OwnedAutomation = Annotated[Automation, Depends(owned_automation)]
+WebhookPolicyDep = Annotated[WebhookPolicy, Depends(webhook_policy)]

@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from service.db import Base, TimestampMixin, UTCDateTime, utcnow
@@ -45,8 +45,20 @@ class AutomationRun(Base):
     trigger: Mapped[str] = mapped_column(String(32))  # manual | schedule | item_event
     event_id: Mapped[int | None] = mapped_column(Integer)
     scheduled_for: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    status: Mapped[str] = mapped_column(String(16))  # success | failed | skipped
+    # success | failed | skipped, and for webhooks: pending (queued or waiting for a retry) |
+    # dead (gave up; POST .../redeliver queues it again). See service/automations/deliveries.py.
+    status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     detail: Mapped[str] = mapped_column(String(500), default="")
     started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    finished_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the run reached success, failed, skipped or dead; NULL while pending.
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Webhooks only. While pending: when the next attempt is due, or, during an attempt, when the
+    # attempt's claim lapses (a worker that died mid-attempt leaves it due again).
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    # No retry is scheduled after this (queued time, or redelivery time, + the retry horizon).
+    retry_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Sent as X-Delivery-ID with every attempt: receivers deduplicate on it.
+    delivery_id: Mapped[str | None] = mapped_column(String(32))
+    # The exact signed body, so every attempt sends the same bytes.
+    payload: Mapped[str | None] = mapped_column(Text)

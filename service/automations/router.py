@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
 from service.automations import service
-from service.automations.dependencies import OwnedAutomation
+from service.automations.dependencies import OwnedAutomation, WebhookPolicyDep
 from service.automations.schemas import (
     MAX_PAGE_SIZE,
     AutomationCreate,
@@ -15,7 +15,7 @@ from service.automations.schemas import (
     RunPublic,
     RunsPage,
 )
-from service.db import SessionDep
+from service.db import ResourceId, SessionDep
 from service.ratelimit import limit
 from service.users.dependencies import CurrentUser, SettingsDep
 
@@ -30,12 +30,27 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 router = APIRouter(prefix="/automations", tags=["automations"])
 
 
-@router.post("", status_code=201, dependencies=CREATE)
+@router.post(
+    "",
+    status_code=201,
+    responses={409: {"description": "The user already owns AUTOMATIONS_MAX_PER_USER"}},
+    dependencies=CREATE,
+)
 async def create_automation(
-    body: AutomationCreate, session: SessionDep, user: CurrentUser, settings: SettingsDep
+    body: AutomationCreate,
+    session: SessionDep,
+    user: CurrentUser,
+    settings: SettingsDep,
+    policy: WebhookPolicyDep,
 ) -> AutomationCreated:
     """The response carries the webhook signing `secret`: it is never shown again."""
-    automation = await service.create_automation(session, owner=user, data=body, settings=settings)
+    automation = await service.create_automation(
+        session,
+        owner=user,
+        data=body,
+        policy=policy,
+        max_per_user=settings.automations_max_per_user,
+    )
     return AutomationCreated.model_validate(automation)
 
 
@@ -59,10 +74,10 @@ async def update_automation(
     body: AutomationUpdate,
     automation: OwnedAutomation,
     session: SessionDep,
-    settings: SettingsDep,
+    policy: WebhookPolicyDep,
 ) -> AutomationPublic:
     updated = await service.update_automation(
-        session, automation=automation, data=body, settings=settings
+        session, automation=automation, data=body, policy=policy
     )
     return AutomationPublic.model_validate(updated)
 
@@ -74,12 +89,11 @@ async def delete_automation(automation: OwnedAutomation, session: SessionDep) ->
 
 @router.post("/{automation_id}/run", status_code=201, responses=NOT_FOUND, dependencies=RUN)
 async def run_automation(
-    automation: OwnedAutomation, session: SessionDep, settings: SettingsDep
+    automation: OwnedAutomation, session: SessionDep, policy: WebhookPolicyDep
 ) -> RunPublic:
-    """Run now, synchronously (a webhook takes at most attempts x timeout + backoff)."""
-    run = await service.run_automation(
-        session, automation=automation, trigger="manual", settings=settings
-    )
+    """Run now. A webhook gets one attempt before the response (at most WEBHOOK_TIMEOUT_SECONDS):
+    `success`, or `pending` with `next_attempt_at` (the worker retries), or `dead`."""
+    run = await service.run_automation_now(session, automation=automation, policy=policy)
     return RunPublic.model_validate(run)
 
 
@@ -89,6 +103,23 @@ async def list_runs(
 ) -> RunsPage:
     runs = await service.list_runs(session, automation=automation, limit=limit, offset=offset)
     return RunsPage(data=[RunPublic.model_validate(r) for r in runs], limit=limit, offset=offset)
+
+
+@router.post(
+    "/{automation_id}/runs/{run_id}/redeliver",
+    responses={
+        404: {"description": "No such automation or run, or it belongs to another user"},
+        409: {"description": "The run is not a dead delivery"},
+    },
+    dependencies=RUN,
+)
+async def redeliver_run(
+    run_id: ResourceId, automation: OwnedAutomation, session: SessionDep, policy: WebhookPolicyDep
+) -> RunPublic:
+    """Send a dead delivery again (same body and X-Delivery-ID): one attempt now, then the
+    worker's retries over a fresh WEBHOOK_RETRY_HORIZON_SECONDS."""
+    run = await service.redeliver(session, automation=automation, run_id=run_id, policy=policy)
+    return RunPublic.model_validate(run)
 
 
 async def webhook_url_refused(_request: Request, exc: Exception) -> JSONResponse:

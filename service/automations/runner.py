@@ -1,4 +1,7 @@
-"""Executes one automation's action. Called by service.run_automation (HTTP run-now and worker)."""
+"""Executes one automation's action. Called by service.run_automation (HTTP run-now and worker).
+
+A webhook is not sent here: it is queued on the run (service/automations/deliveries.py sends it),
+so the transaction that records the run never waits on the network."""
 
 import json
 import uuid
@@ -10,9 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import events
-from service.automations import webhook
 from service.automations.models import Automation
-from service.config import Settings
 from service.db import utcnow
 from service.items.models import Item
 from service.items.service import stage_item_event
@@ -22,10 +23,17 @@ ARCHIVE_BATCH_LIMIT = 1000
 
 
 @dataclass(frozen=True)
+class QueuedWebhook:
+    delivery_id: str
+    body: bytes
+
+
+@dataclass(frozen=True)
 class Outcome:
-    status: str  # success | failed | skipped
+    status: str  # success | failed | skipped | pending (a webhook queued for delivery)
     attempts: int
     detail: str
+    webhook: QueuedWebhook | None = None
 
 
 def webhook_body(
@@ -50,7 +58,6 @@ async def execute(
     automation: Automation,
     trigger: str,
     event: events.OutboxEvent | None,
-    settings: Settings,
 ) -> Outcome:
     action = automation.action
     if action["type"] == "webhook":
@@ -58,14 +65,7 @@ async def execute(
         body = webhook_body(
             automation=automation, trigger=trigger, event=event, delivery_id=delivery_id
         )
-        result = await webhook.deliver(
-            url=action["url"],
-            secret=automation.secret,
-            body=body,
-            delivery_id=delivery_id,
-            settings=settings,
-        )
-        return Outcome("success" if result.ok else "failed", result.attempts, result.detail)
+        return Outcome("pending", 0, "queued for delivery", QueuedWebhook(delivery_id, body))
     if action["type"] == "archive_stale_items":
         archived = await archive_stale_items(
             session, owner_id=automation.owner_id, older_than_days=action["older_than_days"]

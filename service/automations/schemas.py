@@ -119,7 +119,7 @@ class AutomationsPage(BaseModel):
 
 
 RunTrigger = Literal["manual", "schedule", "item_event"]
-RunStatus = Literal["success", "failed", "skipped"]
+RunStatus = Literal["success", "failed", "skipped", "pending", "dead"]
 
 
 class RunPublic(BaseModel):
@@ -129,11 +129,15 @@ class RunPublic(BaseModel):
     automation_id: int
     trigger: RunTrigger
     event_id: int | None
+    # A webhook run is `pending` until delivered (`success`) or given up (`dead`).
     status: RunStatus
     attempts: int
     detail: str
+    # Webhooks: the X-Delivery-ID every attempt carries; when the next attempt is due (pending).
+    delivery_id: str | None
+    next_attempt_at: UTCDateTime | None
     started_at: UTCDateTime
-    finished_at: UTCDateTime
+    finished_at: UTCDateTime | None
 
 
 class RunsPage(BaseModel):

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import events
-from service.automations import runner, ssrf
+from service.automations import deliveries, runner, ssrf
 from service.automations.models import Automation, AutomationRun
 from service.automations.schemas import (
     Action,
@@ -20,9 +20,9 @@ from service.automations.schemas import (
     RunTrigger,
     Trigger,
 )
-from service.config import Settings
+from service.automations.webhook import WebhookPolicy
 from service.db import utcnow
-from service.errors import DomainError, NotFoundError
+from service.errors import ConflictError, DomainError, NotFoundError
 from service.users.models import User
 
 logger = logging.getLogger(__name__)
@@ -40,13 +40,16 @@ class WebhookURLRefused(DomainError):
         self.reason = reason
 
 
-async def check_action(action: Action, *, settings: Settings) -> None:
+class AutomationLimitReached(ConflictError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"Automation limit reached: a user may own {limit}")
+
+
+async def check_action(action: Action, *, policy: WebhookPolicy) -> None:
     if action.type == "webhook":
         try:
             await ssrf.check_url(
-                action.url,
-                environment=settings.environment,
-                allow_loopback=settings.webhook_allow_loopback,
+                action.url, environment=policy.environment, allow_loopback=policy.allow_loopback
             )
         except ssrf.UnsafeURLError as exc:
             raise WebhookURLRefused(action.url, str(exc)) from None
@@ -59,10 +62,23 @@ def _next_run_at(trigger: Trigger, *, now: datetime) -> datetime | None:
 
 
 async def create_automation(
-    session: AsyncSession, *, owner: User, data: AutomationCreate, settings: Settings
+    session: AsyncSession,
+    *,
+    owner: User,
+    data: AutomationCreate,
+    policy: WebhookPolicy,
+    max_per_user: int,
 ) -> Automation:
-    """Create it; the returned object's `secret` is shown to the caller this once."""
-    await check_action(data.action, settings=settings)
+    """Create it; the returned object's `secret` is shown to the caller this once. Refused when
+    the owner already has `max_per_user` (every event runs each matching automation)."""
+    await check_action(data.action, policy=policy)
+    # The owner's row lock serialises their concurrent creates on PostgreSQL, so the count holds.
+    await session.execute(select(User.id).where(User.id == owner.id).with_for_update())
+    owned = await session.scalar(
+        select(func.count()).select_from(Automation).where(Automation.owner_id == owner.id)
+    )
+    if (owned or 0) >= max_per_user:
+        raise AutomationLimitReached(max_per_user)
     automation = Automation(
         owner_id=owner.id,
         name=data.name,
@@ -102,10 +118,14 @@ async def list_automations(
 
 
 async def update_automation(
-    session: AsyncSession, *, automation: Automation, data: AutomationUpdate, settings: Settings
+    session: AsyncSession,
+    *,
+    automation: Automation,
+    data: AutomationUpdate,
+    policy: WebhookPolicy,
 ) -> Automation:
     if data.action is not None:
-        await check_action(data.action, settings=settings)
+        await check_action(data.action, policy=policy)
         automation.action = data.action.model_dump(mode="json")
     if data.trigger is not None:
         automation.trigger_type = data.trigger.type
@@ -142,23 +162,25 @@ async def run_automation(
     *,
     automation: Automation,
     trigger: RunTrigger,
-    settings: Settings,
+    policy: WebhookPolicy,
     event: events.OutboxEvent | None = None,
     scheduled_for: datetime | None = None,
     commit: bool = True,
+    now: datetime | None = None,
 ) -> AutomationRun:
-    """Run the action now and record the run (used by POST /automations/{id}/run and the worker).
+    """Run the action and record the run; a webhook is recorded `pending`, due now, for
+    service/automations/deliveries.py to send (run-now makes its first attempt at once).
 
     A disabled automation is recorded as `skipped`. With commit=False the run is only flushed:
     the worker commits it together with its claim (schedule advanced / event processed).
     """
-    started_at = utcnow()
+    now = now or utcnow()
     if not automation.enabled:
         outcome = runner.Outcome("skipped", 0, "automation is disabled")
     else:
         try:
             outcome = await runner.execute(
-                session, automation=automation, trigger=trigger, event=event, settings=settings
+                session, automation=automation, trigger=trigger, event=event
             )
         except Exception as exc:
             # A bug or a database failure inside the action: recorded, never silent.
@@ -174,9 +196,14 @@ async def run_automation(
         status=outcome.status,
         attempts=outcome.attempts,
         detail=outcome.detail[:DETAIL_MAX_LENGTH],
-        started_at=started_at,
-        finished_at=utcnow(),
+        started_at=now,
+        finished_at=None if outcome.webhook else utcnow(),
     )
+    if outcome.webhook is not None:
+        run.delivery_id = outcome.webhook.delivery_id
+        run.payload = outcome.webhook.body.decode()
+        run.next_attempt_at = now
+        run.retry_until = now + timedelta(seconds=policy.retry_horizon_seconds)
     session.add(run)
     if commit:
         await session.commit()
@@ -185,14 +212,42 @@ async def run_automation(
     return run
 
 
+async def run_automation_now(
+    session: AsyncSession, *, automation: Automation, policy: WebhookPolicy
+) -> AutomationRun:
+    """POST /automations/{id}/run: record a manual run; a webhook gets its first attempt now
+    (bounded by WEBHOOK_TIMEOUT_SECONDS), the worker makes any retries."""
+    run = await run_automation(session, automation=automation, trigger="manual", policy=policy)
+    if run.status == deliveries.PENDING:
+        run = await deliveries.attempt_now(session, run, policy=policy)
+    return run
+
+
+async def get_run(session: AsyncSession, *, automation: Automation, run_id: int) -> AutomationRun:
+    run = await session.get(AutomationRun, run_id)
+    if run is None or run.automation_id != automation.id:
+        raise NotFoundError("Run not found")
+    return run
+
+
+async def redeliver(
+    session: AsyncSession, *, automation: Automation, run_id: int, policy: WebhookPolicy
+) -> AutomationRun:
+    """Queue a dead delivery again with a fresh retry horizon, and attempt it now."""
+    run = await get_run(session, automation=automation, run_id=run_id)
+    await deliveries.requeue(session, run, policy=policy, now=utcnow())
+    return await deliveries.attempt_now(session, run, policy=policy)
+
+
 # --- used by the worker -------------------------------------------------------------------------
-# Each claim is one transaction: the row lock (PostgreSQL: FOR UPDATE SKIP LOCKED, so concurrent
-# workers take different rows) is held until the run is committed with the claim's effect. If the
+# Each claim is one short transaction: the row lock (PostgreSQL: FOR UPDATE SKIP LOCKED, so
+# concurrent workers take different rows) is held until the runs are committed with the claim's
+# effect; no network I/O happens inside it (webhooks are queued on the run, then delivered). If the
 # worker dies first, the transaction rolls back and the row is due/pending again.
 
 
 async def run_next_due_automation(
-    session: AsyncSession, *, settings: Settings, now: datetime | None = None
+    session: AsyncSession, *, policy: WebhookPolicy, now: datetime | None = None
 ) -> AutomationRun | None:
     """Claim one due, enabled schedule; advance it, run it, commit. None if nothing is due."""
     now = now or utcnow()
@@ -217,8 +272,9 @@ async def run_next_due_automation(
         session,
         automation=automation,
         trigger="schedule",
-        settings=settings,
+        policy=policy,
         scheduled_for=scheduled_for,
+        now=now,
     )
 
 
@@ -237,7 +293,7 @@ def matches(automation: Automation, event: events.OutboxEvent) -> bool:
 
 
 async def process_next_event(
-    session: AsyncSession, *, settings: Settings
+    session: AsyncSession, *, policy: WebhookPolicy, now: datetime | None = None
 ) -> list[AutomationRun] | None:
     """Claim the oldest pending outbox event, run every matching automation of its owner, mark it
     processed and commit all of it at once. None if no event is pending."""
@@ -269,11 +325,12 @@ async def process_next_event(
                     session,
                     automation=automation,
                     trigger="item_event",
-                    settings=settings,
+                    policy=policy,
                     event=event,
                     commit=False,
+                    now=now,
                 )
             )
-    event.processed_at = utcnow()
+    event.processed_at = now or utcnow()
     await session.commit()
     return runs

@@ -1,9 +1,15 @@
-"""Signed webhook delivery: SSRF re-check, connect to the checked address, bounded retries."""
+"""One signed webhook attempt: SSRF re-check, connect to the checked address, one bounded request.
+
+Retries are not made here: a failed attempt is scheduled again by service/automations/deliveries.py
+and made by the worker, so no caller waits on (or holds a database connection across) a backoff.
+"""
 
 import asyncio
 import hashlib
 import hmac
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 import httpx
@@ -19,9 +25,32 @@ USER_AGENT = "service-automations/1"
 
 
 @dataclass(frozen=True)
-class DeliveryResult:
+class WebhookPolicy:
+    """What delivery needs from Settings, and nothing else."""
+
+    environment: str
+    allow_loopback: bool
+    timeout_seconds: float
+    backoff_seconds: float
+    backoff_max_seconds: float
+    retry_horizon_seconds: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "WebhookPolicy":
+        return cls(
+            environment=settings.environment,
+            allow_loopback=settings.webhook_allow_loopback,
+            timeout_seconds=settings.webhook_timeout_seconds,
+            backoff_seconds=settings.webhook_backoff_seconds,
+            backoff_max_seconds=settings.webhook_backoff_max_seconds,
+            retry_horizon_seconds=settings.webhook_retry_horizon_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class AttemptResult:
     ok: bool
-    attempts: int
+    retryable: bool
     detail: str
 
 
@@ -34,16 +63,39 @@ def _retryable(status_code: int) -> bool:
     return status_code >= 500 or status_code == 429
 
 
-async def deliver(
-    *, url: str, secret: str, body: bytes, delivery_id: str, settings: Settings
-) -> DeliveryResult:
-    """POST body to url; success on 2xx. Retries connection errors, timeouts, 5xx and 429."""
+@asynccontextmanager
+async def http_client(policy: WebhookPolicy) -> AsyncIterator[httpx.AsyncClient]:
+    """A client to share between attempts (one TLS context). No keep-alive: a pooled connection
+    is keyed by the checked IP address, and reusing one opened (and certificate-checked) for
+    another host name behind the same address would skip that name's verification."""
+    async with httpx.AsyncClient(
+        timeout=httpx.Timeout(policy.timeout_seconds),
+        follow_redirects=False,
+        trust_env=False,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    ) as client:
+        yield client
+
+
+async def send(
+    client: httpx.AsyncClient,
+    *,
+    url: str,
+    secret: str,
+    body: bytes,
+    delivery_id: str,
+    policy: WebhookPolicy,
+) -> AttemptResult:
+    """POST body to url once; ok on 2xx. Connection errors, timeouts, 5xx, 429 and a refusal by
+    the SSRF policy are retryable; other statuses (4xx, 3xx: redirects are not followed) are not."""
     try:
         checked = await ssrf.check_url(
-            url, environment=settings.environment, allow_loopback=settings.webhook_allow_loopback
+            url, environment=policy.environment, allow_loopback=policy.allow_loopback
         )
     except ssrf.UnsafeURLError as exc:
-        return DeliveryResult(ok=False, attempts=0, detail=f"refused at send time: {exc}")
+        # The URL passed the same check when it was saved: a refusal now means its DNS answer
+        # moved, or this process's policy differs (WEBHOOK_ALLOW_LOOPBACK); both can be fixed.
+        return AttemptResult(ok=False, retryable=True, detail=f"refused at send time: {exc}")
 
     # Connect to the address that was checked, not to a second DNS answer; keep the original
     # host for the Host header, TLS SNI and certificate verification.
@@ -56,39 +108,24 @@ async def deliver(
         SIGNATURE_HEADER: sign(secret, body),
     }
     extensions = {"sni_hostname": checked.host} if checked.url.scheme == "https" else {}
-    timeout = settings.webhook_timeout_seconds
-    detail = "not attempted"
-    attempt = 0
-    async with httpx.AsyncClient(
-        timeout=httpx.Timeout(timeout), follow_redirects=False, trust_env=False
-    ) as client:
-        for attempt in range(1, settings.webhook_max_attempts + 1):
-            retry = True
-            try:
-                async with asyncio.timeout(timeout):  # the whole attempt, not each phase
-                    request = client.build_request(
-                        "POST", target, content=body, headers=headers, extensions=extensions
-                    )
-                    # Streamed and never read: a huge response body costs nothing.
-                    response = await client.send(request, stream=True)
-                    await response.aclose()
-            except (TimeoutError, httpx.TimeoutException):
-                detail = f"timed out after {timeout:g} s"
-            except httpx.TransportError as exc:
-                detail = f"connection failed ({type(exc).__name__})"
-            else:
-                status = response.status_code
-                if 200 <= status < 300:
-                    return DeliveryResult(ok=True, attempts=attempt, detail=f"HTTP {status}")
-                detail = f"HTTP {status}"
-                if 300 <= status < 400:
-                    detail += " (redirects are not followed)"
-                retry = _retryable(status)
-            logger.info(
-                "webhook attempt failed",
-                extra={"fields": {"delivery_id": delivery_id, "attempt": attempt, "error": detail}},
+    timeout = policy.timeout_seconds
+    try:
+        async with asyncio.timeout(timeout):  # the whole attempt, not each phase
+            request = client.build_request(
+                "POST", target, content=body, headers=headers, extensions=extensions
             )
-            if not retry or attempt == settings.webhook_max_attempts:
-                break
-            await asyncio.sleep(settings.webhook_backoff_seconds * 2 ** (attempt - 1))
-    return DeliveryResult(ok=False, attempts=attempt, detail=detail)
+            # Streamed and never read: a huge response body costs nothing.
+            response = await client.send(request, stream=True)
+            await response.aclose()
+    except (TimeoutError, httpx.TimeoutException):
+        return AttemptResult(ok=False, retryable=True, detail=f"timed out after {timeout:g} s")
+    except httpx.TransportError as exc:
+        detail = f"connection failed ({type(exc).__name__})"
+        return AttemptResult(ok=False, retryable=True, detail=detail)
+    status = response.status_code
+    if 200 <= status < 300:
+        return AttemptResult(ok=True, retryable=False, detail=f"HTTP {status}")
+    detail = f"HTTP {status}"
+    if 300 <= status < 400:
+        detail += " (redirects are not followed)"
+    return AttemptResult(ok=False, retryable=_retryable(status), detail=detail)

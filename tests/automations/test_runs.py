@@ -1,5 +1,6 @@
 """Running automations now (POST /automations/{id}/run) and the runs history: webhooks delivered to
-a receiver on 127.0.0.1 (signed, retried, bounded) and the archive_stale_items action."""
+a receiver on 127.0.0.1 (signed; one attempt in the request, retries queued for the worker, see
+test_redelivery.py) and the archive_stale_items action."""
 
 import hashlib
 import hmac
@@ -53,34 +54,35 @@ async def test_webhook_is_delivered_with_a_verifiable_signature(
     assert automation["secret"] not in request.body.decode()
 
 
-async def test_webhook_retries_after_500_then_succeeds(
+async def test_a_failed_first_attempt_is_queued_for_the_worker_not_retried_in_the_request(
     loopback_client: httpx.AsyncClient, alice: UserHandle, receiver: Receiver
 ) -> None:
-    receiver.statuses = [500, 500, 200]
+    receiver.statuses = [500]
     automation = await create_webhook(loopback_client, alice, receiver.base_url)
     run = await run_now(loopback_client, alice, automation["id"])
-    assert (run["status"], run["attempts"]) == ("success", 3), run
-    bodies = {request.body for request in receiver.requests}
-    assert len(receiver.requests) == 3 and len(bodies) == 1, "retries resend the same signed body"
+    assert (run["status"], run["attempts"], run["detail"]) == ("pending", 1, "HTTP 500"), run
+    assert len(receiver.requests) == 1
+    assert (
+        run["finished_at"] is None
+        and run["delivery_id"] == receiver.requests[0].headers["x-delivery-id"]
+    )
+    assert datetime.fromisoformat(run["next_attempt_at"]) >= datetime.fromisoformat(
+        run["started_at"]
+    )
 
 
-async def test_webhook_gives_up_after_three_attempts(
-    loopback_client: httpx.AsyncClient, alice: UserHandle, receiver: Receiver
-) -> None:
-    receiver.statuses = [503]
-    automation = await create_webhook(loopback_client, alice, receiver.base_url)
-    run = await run_now(loopback_client, alice, automation["id"])
-    assert (run["status"], run["attempts"], run["detail"]) == ("failed", 3, "HTTP 503"), run
-    assert len(receiver.requests) == 3
-
-
-async def test_webhook_client_error_is_not_retried(
+async def test_webhook_client_error_is_dead_at_once(
     loopback_client: httpx.AsyncClient, alice: UserHandle, receiver: Receiver
 ) -> None:
     receiver.statuses = [404]
     automation = await create_webhook(loopback_client, alice, receiver.base_url)
     run = await run_now(loopback_client, alice, automation["id"])
-    assert (run["status"], run["attempts"]) == ("failed", 1), run
+    assert (run["status"], run["attempts"], run["detail"]) == (
+        "dead",
+        1,
+        "HTTP 404; not retried",
+    ), run
+    assert run["next_attempt_at"] is None and run["finished_at"] is not None
     assert len(receiver.requests) == 1
 
 
@@ -90,18 +92,18 @@ async def test_webhook_redirect_is_not_followed(
     receiver.statuses = [302]
     automation = await create_webhook(loopback_client, alice, receiver.base_url)
     run = await run_now(loopback_client, alice, automation["id"])
-    assert run["status"] == "failed" and "redirects are not followed" in run["detail"], run
+    assert run["status"] == "dead" and "redirects are not followed" in run["detail"], run
     assert len(receiver.requests) == 1
 
 
-async def test_unreachable_webhook_fails_after_three_attempts(
+async def test_unreachable_webhook_is_pending_after_one_attempt(
     loopback_client: httpx.AsyncClient, alice: UserHandle, receiver: Receiver
 ) -> None:
     url = receiver.base_url
     await receiver.close()  # nothing listens on that port any more
     automation = await create_webhook(loopback_client, alice, url)
     run = await run_now(loopback_client, alice, automation["id"])
-    assert (run["status"], run["attempts"]) == ("failed", 3), run
+    assert (run["status"], run["attempts"]) == ("pending", 1), run
     assert "connection failed" in run["detail"]
 
 
@@ -136,6 +138,8 @@ async def test_runs_history_is_newest_first_paginated_and_never_shows_the_secret
         "status",
         "attempts",
         "detail",
+        "delivery_id",
+        "next_attempt_at",
         "started_at",
         "finished_at",
     }

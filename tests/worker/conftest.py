@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from service.automations import service as automations
 from service.automations.models import Automation
 from service.automations.schemas import AutomationCreate
+from service.automations.webhook import WebhookPolicy
 from service.config import Settings
 from service.db import create_engine, create_sessionmaker
 from service.migrate import migrate
@@ -67,7 +68,11 @@ class Database:
                     {"name": f"automation {number}", "trigger": trigger, "action": action}
                 )
                 created = await automations.create_automation(
-                    session, owner=owner, data=data, settings=self.settings
+                    session,
+                    owner=owner,
+                    data=data,
+                    policy=WebhookPolicy.from_settings(self.settings),
+                    max_per_user=self.settings.automations_max_per_user,
                 )
                 ids.append(created.id)
         return ids
@@ -88,7 +93,10 @@ class Database:
 @pytest.fixture
 async def postgres(worker_postgres_url: str) -> AsyncIterator[Database]:
     settings = make_settings(
-        worker_postgres_url, webhook_allow_loopback=True, webhook_backoff_seconds=0.01
+        worker_postgres_url,
+        webhook_allow_loopback=True,
+        webhook_backoff_seconds=0.01,
+        automations_max_per_user=100,
     )
     engine = create_engine(settings)
     yield Database(worker_postgres_url, settings, engine, create_sessionmaker(engine))
@@ -98,9 +106,11 @@ async def postgres(worker_postgres_url: str) -> AsyncIterator[Database]:
     await engine.dispose()
 
 
-async def spawn_worker(database_url: str, *args: str) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "REDIS_", "WEBHOOK_"))}
-    env.update(TEST_ENV, DATABASE_URL=database_url)
+async def spawn_worker(
+    database_url: str, *args: str, env: dict[str, str] | None = None
+) -> asyncio.subprocess.Process:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "REDIS_", "WEBHOOK_"))}
+    base.update(TEST_ENV, DATABASE_URL=database_url, **(env or {}))
     return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -108,7 +118,7 @@ async def spawn_worker(database_url: str, *args: str) -> asyncio.subprocess.Proc
         "run-due",
         *args,
         cwd=REPO_ROOT,
-        env=env,
+        env=base,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

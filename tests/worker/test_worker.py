@@ -1,16 +1,18 @@
 """`python -m service.worker run-due` against real databases: concurrent workers on PostgreSQL,
-claims that roll back when a worker dies, SIGTERM, exit codes, and the single-worker SQLite mode."""
+claims that roll back when a worker dies, deliveries a dead worker had claimed sent again after
+their lease, SIGTERM, exit codes, and the single-worker SQLite mode."""
 
 import asyncio
 import re
 import signal
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
-from service.automations import webhook
+from service.automations import runner
 from service.automations.models import Automation, AutomationRun
 from service.db import create_engine, create_sessionmaker
 from service.events import OutboxEvent
@@ -86,7 +88,7 @@ async def test_two_concurrent_workers_run_each_due_automation_and_event_exactly_
     assert len(delivered) == 70 and set(delivered.values()) == {1}
 
 
-async def test_event_claimed_by_a_killed_worker_is_processed_once_by_the_next(
+async def test_delivery_claimed_by_a_killed_worker_is_sent_again_after_its_lease(
     postgres: Database, receiver: Receiver
 ) -> None:
     owner = await postgres.user()
@@ -97,29 +99,39 @@ async def test_event_claimed_by_a_killed_worker_is_processed_once_by_the_next(
     doomed = await spawn_worker(postgres.url, "--once")
     await receiver.wait_for_requests(1, timeout=30)
     async with postgres.sessionmaker() as session:
-        skipped = await session.scalar(
-            select(OutboxEvent).with_for_update(skip_locked=True).limit(1)
-        )
-        assert skipped is None, "the event is locked by the worker's open transaction"
-    doomed.kill()  # SIGKILL between claim and commit
+        locked = await session.scalar(select(OutboxEvent).with_for_update(skip_locked=True))
+        assert locked is not None, "no transaction is open across the delivery"
+    doomed.kill()  # SIGKILL mid-delivery
     await finish(doomed)
     receiver.hold.set()
     receiver.hold = None
 
-    assert await all_runs(postgres) == [], "nothing of the killed worker's pass was committed"
-    events = 0
-    for _ in range(100):  # until PostgreSQL has noticed the dead connection and released the lock
-        events += (
-            await run_pass(postgres.sessionmaker, settings=postgres.settings, batch=10)
-        ).events
-        if events:
-            break
-        await asyncio.sleep(0.1)
-    again = await run_pass(postgres.sessionmaker, settings=postgres.settings, batch=10)
+    [claimed] = await all_runs(postgres)
+    assert (claimed.automation_id, claimed.status, claimed.attempts) == (
+        automation_id,
+        "pending",
+        1,
+    ), "the run was recorded once, before the delivery"
+    assert claimed.next_attempt_at is not None
+    early = await run_pass(
+        postgres.sessionmaker,
+        settings=postgres.settings,
+        batch=10,
+        clock=lambda: claimed.started_at,
+    )
+    assert early.deliveries.total() == 0, "not sent again while the dead worker's lease holds"
 
-    runs = await all_runs(postgres)
-    assert (events, again.events) == (1, 0)
-    assert [(r.automation_id, r.status) for r in runs] == [(automation_id, "success")]
+    after_lease = claimed.next_attempt_at + timedelta(seconds=1)
+    again = await run_pass(
+        postgres.sessionmaker, settings=postgres.settings, batch=10, clock=lambda: after_lease
+    )
+
+    [run] = await all_runs(postgres)
+    assert (again.events, again.deliveries["success"]) == (0, 1)
+    assert (run.id, run.status, run.attempts) == (claimed.id, "success", 2)
+    assert [r.headers["x-delivery-id"] for r in receiver.requests] == [run.delivery_id] * 2, (
+        "at least once: the receiver sees the same delivery id twice"
+    )
     assert (
         await postgres.scalar("SELECT count(*) FROM outbox_events WHERE processed_at IS NULL") == 0
     )
@@ -134,10 +146,10 @@ async def test_schedule_claim_rolls_back_when_the_run_is_interrupted(
     async with postgres.sessionmaker() as session:
         due_at = (await session.get(Automation, automation_id)).next_run_at  # type: ignore[union-attr]
 
-    async def interrupted(**_kwargs: object) -> webhook.DeliveryResult:
-        raise asyncio.CancelledError  # what a shutdown mid-delivery looks like
+    def interrupted(**_kwargs: object) -> bytes:
+        raise asyncio.CancelledError  # what a shutdown while recording the run looks like
 
-    monkeypatch.setattr(webhook, "deliver", interrupted)
+    monkeypatch.setattr(runner, "webhook_body", interrupted)
     with pytest.raises(asyncio.CancelledError):
         await run_pass(postgres.sessionmaker, settings=postgres.settings, batch=10)
     async with postgres.sessionmaker() as session:
@@ -146,10 +158,10 @@ async def test_schedule_claim_rolls_back_when_the_run_is_interrupted(
 
     monkeypatch.undo()
     summary = await run_pass(postgres.sessionmaker, settings=postgres.settings, batch=10)
-    assert (summary.schedules, summary.statuses["success"]) == (1, 1)
+    assert (summary.schedules, summary.deliveries["success"]) == (1, 1)
 
 
-async def test_sigterm_finishes_the_current_run_then_exits_0(
+async def test_sigterm_finishes_the_delivery_in_flight_then_exits_0(
     postgres: Database, receiver: Receiver
 ) -> None:
     owner = await postgres.user()
@@ -157,7 +169,8 @@ async def test_sigterm_finishes_the_current_run_then_exits_0(
     await postgres.make_due()
     receiver.hold = asyncio.Event()
 
-    worker = await spawn_worker(postgres.url, "--interval", "60")  # loops until signalled
+    # One delivery at a time, looping until signalled.
+    worker = await spawn_worker(postgres.url, "--interval", "60", env={"WEBHOOK_CONCURRENCY": "1"})
     await receiver.wait_for_requests(1, timeout=30)
     worker.send_signal(signal.SIGTERM)
     await asyncio.sleep(0.5)  # let the signal land while the delivery is in flight
@@ -166,8 +179,8 @@ async def test_sigterm_finishes_the_current_run_then_exits_0(
 
     assert code == EXIT_OK, output
     runs = await all_runs(postgres)
-    assert [r.status for r in runs] == ["success"], (
-        "the run in progress completed; no new one began"
+    assert sorted(r.status for r in runs) == ["pending", "pending", "success"], (
+        "the delivery in progress completed; no new one began (the others wait, queued)"
     )
     assert len(receiver.requests) == 1
 
