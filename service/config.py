@@ -115,6 +115,13 @@ class Settings(BaseSettings):
     # writes.
     rate_limit_automations_run: RateLimitSpec = "6/minute"
 
+    # Login defence (service/users/login_guard.py, docs/security.md finding 4). A successful
+    # login sets a signed device cookie valid this many days; a client presenting it for the same
+    # username is counted per device (RATE_LIMIT_AUTH_TOKEN_DEVICE) instead of per username
+    # (RATE_LIMIT_AUTH_TOKEN_USERNAME), so guesses at a username never lock its known devices out.
+    login_device_cookie_days: int = Field(default=30, ge=1, le=400)
+    rate_limit_auth_token_device: RateLimitSpec = "20/hour"  # noqa: S105 (a rate, not a secret)
+
     jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_algorithm: Literal["HS256", "HS384", "HS512"] = "HS256"
     access_token_expire_minutes: int = Field(default=30, ge=1)

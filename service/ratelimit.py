@@ -7,8 +7,8 @@ Routes declare what guards them::
 `limit(name)` keys the limit on (name, route template, client IP); the amount comes from the
 setting `RATE_LIMIT_<NAME>` (`items:create` -> `RATE_LIMIT_ITEMS_CREATE`), so an unknown name fails
 at import.
-`limit_login_username(name)` keys on the username submitted to the OAuth2 password form instead,
-against brute force spread across many addresses.
+Other dependencies call `enforce(request, name, identity)` with an identity of their own (the
+login's per-username and per-device budgets: service/users/login_guard.py).
 
 Strategy: moving window. A fixed window lets a client spend the limit at the end of one window and
 again at the start of the next (2x in a moment); the sliding-window counter only approximates the
@@ -47,10 +47,9 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Annotated, Any, Protocol
+from typing import Any, Protocol
 
-from fastapi import Depends, HTTPException, Request, status
-from fastapi.security import OAuth2PasswordRequestForm
+from fastapi import HTTPException, Request, status
 from limits import RateLimitItem, parse
 from limits.aio.storage import MemoryStorage
 from limits.aio.strategies import MovingWindowRateLimiter
@@ -463,22 +462,6 @@ def limit(name: str) -> Callable[[Request], Awaitable[None]]:
         await enforce(request, name, client_key(client_ip(request)))
 
     return rate_limit_per_ip
-
-
-@cache
-def limit_login_username(name: str) -> Callable[..., Awaitable[None]]:
-    """Dependency: limit `name` per username submitted to the OAuth2 password form, whatever the
-    address. The form is parsed once per request (FastAPI caches it for the endpoint too); the
-    username is stored hashed, never in clear."""
-    _check_name(name)
-
-    async def rate_limit_per_username(
-        request: Request, form: Annotated[OAuth2PasswordRequestForm, Depends()]
-    ) -> None:
-        username = form.username.strip().casefold().encode()
-        await enforce(request, name, "username:" + hashlib.sha256(username).hexdigest()[:32])
-
-    return rate_limit_per_username
 
 
 class RateLimitHeadersMiddleware:

@@ -1,5 +1,8 @@
-"""Password hashing and JWT handling. No domain imports: domains depend on this, not the reverse."""
+"""Password hashing, JWT handling and key derivation. No domain imports: domains depend on this,
+not the reverse."""
 
+import hashlib
+import hmac
 import time
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -23,6 +26,15 @@ def verify_password(password: str, hashed: str | None) -> bool:
         _password_hash.verify(password, _DUMMY_HASH)
         return False
     return _password_hash.verify(password, hashed)
+
+
+def derive_key(secret: str, purpose: str) -> bytes:
+    """A 32-byte key for one `purpose`, derived from `secret` (HKDF-SHA256, RFC 5869, a fixed salt
+    and one output block): each use of one secret gets its own independent key, and no key
+    reveals the secret or another purpose's key, so nothing signed for one use verifies for
+    another (a device cookie is not a JWT, nor the reverse)."""
+    pseudorandom = hmac.digest(b"service.security.derive_key", secret.encode(), hashlib.sha256)
+    return hmac.digest(pseudorandom, purpose.encode() + b"\x01", hashlib.sha256)
 
 
 class InvalidTokenError(Exception):
