@@ -1,11 +1,9 @@
 """Async engine, session factory and the declarative base shared by every domain."""
 
 import ssl
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import Depends, Path, Request
 from sqlalchemy import DateTime, Dialect, MetaData, TypeDecorator, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.ext.asyncio import (
@@ -150,18 +148,3 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    async with request.app.state.sessionmaker() as session:
-        yield session
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
-
-# Primary keys are INTEGER (int4) on PostgreSQL: a larger id in a path is not "not found" but a
-# value asyncpg refuses to send (a 500). Bounding the parameter answers 422 before any query.
-MAX_ID = 2_147_483_647
-ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
-# PostgreSQL text cannot hold NUL (U+0000): as a `pattern=`, it turns a 500 into a 422.
-NO_NUL_PATTERN = r"^[^\x00]*$"

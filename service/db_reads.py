@@ -29,10 +29,9 @@ import asyncio
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Any
 
 import asyncpg
-from fastapi import Depends, Request
 from sqlalchemy.engine import Compiled
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Select
@@ -187,10 +186,3 @@ def create_reader(engine: AsyncEngine, settings: Settings) -> Reader:
         wait_seconds=settings.db_pool_timeout,
         recycle_seconds=settings.db_pool_recycle_seconds,
     )
-
-
-async def get_reader(request: Request) -> Reader:
-    return request.app.state.reader
-
-
-ReaderDep = Annotated[Reader, Depends(get_reader)]

@@ -15,7 +15,7 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import exc as sa_exc
 
 from service import metrics
-from service.db import get_session
+from service.dependencies import get_session
 from service.errors import AuthenticationError, DomainError
 
 logger = logging.getLogger(__name__)

@@ -8,6 +8,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from service.dependencies import state_of
+
 ReadinessCheck = Callable[[], Awaitable[None]]
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -21,7 +23,7 @@ async def health() -> dict[str, str]:
 
 @router.get("/ready", responses={503: {"description": "A dependency is unavailable"}})
 async def ready(request: Request) -> JSONResponse:
-    checks: dict[str, ReadinessCheck] = request.app.state.readiness_checks
+    checks = state_of(request.app).readiness_checks
     results: dict[str, str] = {}
     for name, check in checks.items():
         try:

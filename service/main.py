@@ -14,6 +14,7 @@ from service.automations.service import WebhookURLRefused
 from service.config import Settings
 from service.db import create_engine, create_sessionmaker
 from service.db_reads import create_reader
+from service.dependencies import AppState, state_of
 from service.errors_http import document_common_errors, install_exception_handlers
 from service.items.router import router as items_router
 from service.observability import RequestContextMiddleware, configure_logging
@@ -52,14 +53,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redirect_slashes=False,
         max_body_size=settings.max_body_bytes,
     )
-    app.state.settings = settings
-    app.state.engine = engine
-    app.state.sessionmaker = create_sessionmaker(engine)
-    app.state.reader = reader
-    app.state.readiness_checks = {"database": health.database_check(engine)}
-    app.state.rate_limiter = rate_limiter
+    readiness_checks = {"database": health.database_check(engine)}
     if rate_limiter.uses_redis:
-        app.state.readiness_checks["redis"] = rate_limiter.ping
+        readiness_checks["redis"] = rate_limiter.ping
+    app.state = AppState(
+        {
+            "settings": settings,
+            "engine": engine,
+            "sessionmaker": create_sessionmaker(engine),
+            "reader": reader,
+            "rate_limiter": rate_limiter,
+            "readiness_checks": readiness_checks,
+        }
+    )
 
     install_exception_handlers(app)
     app.add_exception_handler(WebhookURLRefused, webhook_url_refused)
@@ -82,9 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 async def close_app(app: FastAPI) -> None:
     """Close the connections create_app opened: the lifespan's exit, and what tests that drive an
     app without its lifespan call when done with it."""
-    await app.state.reader.aclose()
-    await app.state.engine.dispose()
-    await app.state.rate_limiter.aclose()
+    state = state_of(app)
+    await state.reader.aclose()
+    await state.engine.dispose()
+    await state.rate_limiter.aclose()
 
 
 app = create_app()

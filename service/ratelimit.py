@@ -7,8 +7,8 @@ Routes declare what guards them::
 `limit(name)` keys the limit on (name, route template, client IP); the amount comes from the
 setting `RATE_LIMIT_<NAME>` (`items:create` -> `RATE_LIMIT_ITEMS_CREATE`), so an unknown name fails
 at import.
-Other dependencies call `enforce(request, name, identity)` with an identity of their own (the
-login's per-username and per-device budgets: service/users/login_guard.py).
+Other dependencies call `enforce(request, limiter, name, identity)` with an identity of their own
+(the login's per-username and per-device budgets: service/users/login_guard.py).
 
 Strategy: moving window. A fixed window lets a client spend the limit at the end of one window and
 again at the start of the next (2x in a moment); the sliding-window counter only approximates the
@@ -62,6 +62,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service import metrics
 from service.config import Settings
+from service.dependencies import RateLimiterDep
 
 logger = logging.getLogger(__name__)
 
@@ -417,9 +418,8 @@ def client_key(address: str) -> str:
         return address
 
 
-async def enforce(request: Request, name: str, identity: str) -> None:
+async def enforce(request: Request, limiter: "RateLimiter", name: str, identity: str) -> None:
     """Count one hit against limit `name` for this route and `identity`; 429 when over."""
-    limiter: RateLimiter = request.app.state.rate_limiter
     if not limiter.enabled:
         return
     route = request.scope.get("route")
@@ -458,8 +458,8 @@ def limit(name: str) -> Callable[[Request], Awaitable[None]]:
     """Dependency: limit `name` per route and client IP."""
     _check_name(name)
 
-    async def rate_limit_per_ip(request: Request) -> None:
-        await enforce(request, name, client_key(client_ip(request)))
+    async def rate_limit_per_ip(request: Request, limiter: RateLimiterDep) -> None:
+        await enforce(request, limiter, name, client_key(client_ip(request)))
 
     return rate_limit_per_ip
 

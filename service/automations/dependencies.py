@@ -5,8 +5,9 @@ from fastapi import Depends
 from service.automations import service
 from service.automations.models import Automation
 from service.automations.webhook import WebhookPolicy
-from service.db import ResourceId, SessionDep
-from service.users.dependencies import CurrentUser, SettingsDep
+from service.dependencies import SessionDep, SettingsDep
+from service.schemas import ResourceId
+from service.users.dependencies import CurrentUser
 
 
 async def owned_automation(

@@ -1,12 +1,9 @@
-from typing import Annotated
-
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from service.automations import service
 from service.automations.dependencies import OwnedAutomation, WebhookPolicyDep
 from service.automations.schemas import (
-    MAX_PAGE_SIZE,
     AutomationCreate,
     AutomationCreated,
     AutomationPublic,
@@ -15,17 +12,16 @@ from service.automations.schemas import (
     RunPublic,
     RunsPage,
 )
-from service.db import ResourceId, SessionDep
+from service.dependencies import SessionDep, SettingsDep
 from service.ratelimit import limit
-from service.users.dependencies import CurrentUser, SettingsDep
+from service.schemas import PageLimit, PageOffset, ResourceId
+from service.users.dependencies import CurrentUser
 
 NOT_FOUND = {404: {"description": "No such automation, or it belongs to another user"}}
 CREATE = [Depends(limit("automations:create"))]
 READ = [Depends(limit("automations:read"))]
 WRITE = [Depends(limit("automations:write"))]
 RUN = [Depends(limit("automations:run"))]
-Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 router = APIRouter(prefix="/automations", tags=["automations"])
 
@@ -56,7 +52,7 @@ async def create_automation(
 
 @router.get("", dependencies=READ)
 async def list_automations(
-    session: SessionDep, user: CurrentUser, limit: Limit = 20, offset: Offset = 0
+    session: SessionDep, user: CurrentUser, limit: PageLimit = 20, offset: PageOffset = 0
 ) -> AutomationsPage:
     automations = await service.list_automations(session, owner=user, limit=limit, offset=offset)
     return AutomationsPage(
@@ -99,7 +95,7 @@ async def run_automation(
 
 @router.get("/{automation_id}/runs", responses=NOT_FOUND, dependencies=READ)
 async def list_runs(
-    automation: OwnedAutomation, session: SessionDep, limit: Limit = 20, offset: Offset = 0
+    automation: OwnedAutomation, session: SessionDep, limit: PageLimit = 20, offset: PageOffset = 0
 ) -> RunsPage:
     runs = await service.list_runs(session, automation=automation, limit=limit, offset=offset)
     return RunsPage(data=[RunPublic.model_validate(r) for r in runs], limit=limit, offset=offset)

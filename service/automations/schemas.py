@@ -1,19 +1,11 @@
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from service.db import NO_NUL_PATTERN
+from service.schemas import NO_NUL_PATTERN, Page
 
-
-def _as_utc(value: datetime) -> datetime:
-    # SQLite hands back naive datetimes (stored as UTC): answer the same on both databases.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
-
-
-UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]
-MAX_PAGE_SIZE = 100
 MAX_URL_LENGTH = 2048
 
 
@@ -101,9 +93,9 @@ class AutomationPublic(BaseModel):
     enabled: bool
     trigger: Trigger
     action: Action
-    next_run_at: UTCDateTime | None
-    created_at: UTCDateTime
-    updated_at: UTCDateTime
+    next_run_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
 
 
 class AutomationCreated(AutomationPublic):
@@ -112,10 +104,8 @@ class AutomationCreated(AutomationPublic):
     secret: str
 
 
-class AutomationsPage(BaseModel):
-    data: list[AutomationPublic]
-    limit: int
-    offset: int
+class AutomationsPage(Page[AutomationPublic]):
+    pass
 
 
 RunTrigger = Literal["manual", "schedule", "item_event"]
@@ -135,12 +125,10 @@ class RunPublic(BaseModel):
     detail: str
     # Webhooks: the X-Delivery-ID every attempt carries; when the next attempt is due (pending).
     delivery_id: str | None
-    next_attempt_at: UTCDateTime | None
-    started_at: UTCDateTime
-    finished_at: UTCDateTime | None
+    next_attempt_at: datetime | None
+    started_at: datetime
+    finished_at: datetime | None
 
 
-class RunsPage(BaseModel):
-    data: list[RunPublic]
-    limit: int
-    offset: int
+class RunsPage(Page[RunPublic]):
+    pass

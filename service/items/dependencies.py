@@ -2,9 +2,10 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from service.db import ResourceId, SessionDep
+from service.dependencies import SessionDep
 from service.items import service
 from service.items.models import Item
+from service.schemas import ResourceId
 from service.users.dependencies import CurrentUser
 
 

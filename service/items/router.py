@@ -2,12 +2,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from service.db import NO_NUL_PATTERN, ResourceId, SessionDep
-from service.db_reads import ReaderDep
+from service.dependencies import ReaderDep, SessionDep
 from service.items import service
 from service.items.dependencies import OwnedItem
-from service.items.schemas import MAX_PAGE_SIZE, ItemCreate, ItemPublic, ItemsPage, ItemUpdate
+from service.items.schemas import ItemCreate, ItemPublic, ItemsPage, ItemUpdate
 from service.ratelimit import limit
+from service.schemas import NO_NUL_PATTERN, PageLimit, PageOffset, ResourceId
 from service.users.dependencies import CurrentUser, TokenUserId
 
 NOT_FOUND = {404: {"description": "No such item, or it belongs to another user"}}
@@ -24,8 +24,8 @@ async def create_item(body: ItemCreate, session: SessionDep, user: CurrentUser) 
 async def list_items(
     reader: ReaderDep,
     user_id: TokenUserId,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = 20,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: PageLimit = 20,
+    offset: PageOffset = 0,
     q: Annotated[str | None, Query(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)] = None,
 ) -> ItemsPage:
     return await service.list_items(

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 
-from service.db import NO_NUL_PATTERN
+from service.schemas import NO_NUL_PATTERN, Page
 
 Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NO_NUL_PATTERN)]
 Description = Annotated[str, Field(max_length=2000, pattern=NO_NUL_PATTERN)]
@@ -18,8 +18,6 @@ Price = Annotated[
     AfterValidator(lambda price: price.quantize(CENT)),
 ]
 Quantity = Annotated[int, Field(ge=0, le=2_147_483_647)]
-
-MAX_PAGE_SIZE = 100
 
 
 class ItemCreate(BaseModel):
@@ -64,7 +62,5 @@ class ItemPublic(BaseModel):
     updated_at: datetime
 
 
-class ItemsPage(BaseModel):
-    data: list[ItemPublic]
-    limit: int
-    offset: int
+class ItemsPage(Page[ItemPublic]):
+    pass

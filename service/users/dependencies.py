@@ -6,23 +6,10 @@ from fastapi.security import OAuth2PasswordBearer
 
 from service import security
 from service.config import Settings
-from service.db import SessionDep
+from service.dependencies import SessionDep, state_of
 from service.errors import INVALID_CREDENTIALS, AuthenticationError
 from service.users import service
 from service.users.models import User
-
-
-def settings_of(request: Request) -> Settings:
-    return request.app.state.settings
-
-
-# async on purpose: FastAPI runs a plain `def` dependency in the thread pool, a thread hop on
-# every authenticated request (bench/README.md, "Profiling").
-async def get_settings(request: Request) -> Settings:
-    return settings_of(request)
-
-
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 # Ids are int4 (SERIAL) on PostgreSQL: a larger `sub` would fail in the driver (a 500), not match.
 MAX_USER_ID = 2**31 - 1
@@ -39,7 +26,7 @@ class BearerUserId(OAuth2PasswordBearer):
 
     async def __call__(self, request: Request) -> int:  # type: ignore[override]
         token = await super().__call__(request)  # 401 "Not authenticated" when missing
-        settings = settings_of(request)
+        settings = state_of(request.app).settings
         try:
             subject = security.decode_access_token(
                 token or "",

@@ -34,8 +34,8 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from service import security
 from service.config import Settings
+from service.dependencies import RateLimiterDep, SettingsDep
 from service.ratelimit import enforce, setting_name
-from service.users.dependencies import SettingsDep
 
 
 def _known_limit(name: str) -> str:
@@ -127,6 +127,7 @@ async def guard_login(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     settings: SettingsDep,
+    limiter: RateLimiterDep,
     login_device: Annotated[
         str | None,
         Cookie(
@@ -140,6 +141,6 @@ async def guard_login(
     request (FastAPI caches it for the endpoint too)."""
     nonce = device_nonce(settings, login_device, username=form.username)
     if nonce is not None:
-        await enforce(request, DEVICE_LIMIT, "device:" + nonce)
+        await enforce(request, limiter, DEVICE_LIMIT, "device:" + nonce)
     else:
-        await enforce(request, USERNAME_LIMIT, "username:" + username_key(form.username))
+        await enforce(request, limiter, USERNAME_LIMIT, "username:" + username_key(form.username))

@@ -3,11 +3,11 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from service.db import SessionDep
+from service.dependencies import SessionDep, SettingsDep
 from service.errors_http import RATE_LIMIT_ERRORS
 from service.ratelimit import limit
 from service.users import service
-from service.users.dependencies import CurrentUser, SettingsDep, token_lifetime
+from service.users.dependencies import CurrentUser, token_lifetime
 from service.users.login_guard import DEVICE_COOKIE, guard_login, set_device_cookie
 from service.users.schemas import Token, UserCreate, UserPublic
 
