@@ -1,4 +1,8 @@
-"""Domain exceptions, raised by service functions and mapped to HTTP in one place (main.py)."""
+"""The domain errors' base: each knows its HTTP status, and service/errors_http.py turns any of
+them into a response in one handler. Domains raise their own subclasses (service/<domain>/
+exceptions.py); service functions never raise HTTPException."""
+
+from typing import Any
 
 
 class DomainError(Exception):
@@ -7,6 +11,12 @@ class DomainError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+    def body(self) -> dict[str, Any]:
+        return {"detail": self.detail}
+
+    def headers(self) -> dict[str, str] | None:
+        return None
 
 
 class NotFoundError(DomainError):
@@ -20,11 +30,22 @@ class ConflictError(DomainError):
 class AuthenticationError(DomainError):
     status_code = 401
 
-
-# What every refused bearer token gets (bad signature, expired, unknown or deactivated user): one
-# answer, so a client cannot tell which.
-INVALID_CREDENTIALS = "Could not validate credentials"
+    def headers(self) -> dict[str, str] | None:
+        return {"WWW-Authenticate": "Bearer"}
 
 
-class ServiceUnavailableError(DomainError):
-    status_code = 503
+class InvalidRequestError(DomainError):
+    """A field's value is refused by a domain rule the schema cannot express: FastAPI's 422
+    shape, naming the field, like a validation error."""
+
+    status_code = 422
+
+    def __init__(self, detail: str, *, loc: tuple[str, ...], input: Any, error_type: str) -> None:
+        super().__init__(detail)
+        self.loc = loc
+        self.input = input
+        self.error_type = error_type
+
+    def body(self) -> dict[str, Any]:
+        error = {"type": self.error_type, "loc": list(self.loc), "msg": self.detail}
+        return {"detail": [error | {"input": self.input}]}

@@ -15,8 +15,9 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import exc as sa_exc
 
 from service import metrics
-from service.dependencies import get_session
-from service.errors import AuthenticationError, DomainError
+from service.dependencies import get_reader, get_session
+from service.errors import DomainError
+from service.ratelimit import is_rate_limited
 
 logger = logging.getLogger(__name__)
 
@@ -32,9 +33,10 @@ RETRY_AFTER_SECONDS = "1"
 
 
 async def domain_error(_request: Request, exc: Exception) -> JSONResponse:
+    """Every domain error: its status, its body ({"detail": ...} unless it says otherwise), its
+    headers."""
     assert isinstance(exc, DomainError)
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(exc, AuthenticationError) else None
-    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=headers)
+    return JSONResponse(exc.body(), status_code=exc.status_code, headers=exc.headers())
 
 
 async def integrity_error(_request: Request, _exc: Exception) -> JSONResponse:
@@ -162,7 +164,8 @@ def _dependency_calls(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 def document_common_errors(app: FastAPI) -> None:
     """Extend the generated OpenAPI schema (FastAPI's documented `app.openapi` override) with
     400/413 on operations with a body, 401 on authenticated ones, 503 on those that use the
-    database, and 429 on rate-limited ones (anything depending on service.ratelimit)."""
+    database (a session or the hot-path reader), and 429 on rate-limited ones (a dependency marked
+    with service.ratelimit.rate_limited)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -181,9 +184,9 @@ def document_common_errors(app: FastAPI) -> None:
                     extra |= BODY_ERRORS
                 if operation.get("security"):
                     extra |= AUTH_ERRORS
-                if get_session in calls:
+                if get_session in calls or get_reader in calls:
                     extra |= DATABASE_ERRORS
-                if any(getattr(call, "__module__", "") == "service.ratelimit" for call in calls):
+                if any(is_rate_limited(call) for call in calls):
                     extra |= RATE_LIMIT_ERRORS
                 responses = operation.setdefault("responses", {})
                 for status, response in extra.items():

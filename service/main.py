@@ -9,8 +9,6 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from service import health, metrics
 from service.automations.router import router as automations_router
-from service.automations.router import webhook_url_refused
-from service.automations.service import WebhookURLRefused
 from service.config import Settings
 from service.db import create_engine, create_sessionmaker
 from service.db_reads import create_reader
@@ -68,7 +66,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
 
     install_exception_handlers(app)
-    app.add_exception_handler(WebhookURLRefused, webhook_url_refused)
     app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     # Outermost: the client address everything else sees (rate-limit keys included) honours

@@ -47,7 +47,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from fastapi import HTTPException, Request, status
 from limits import RateLimitItem, parse
@@ -453,11 +453,28 @@ async def enforce(request: Request, limiter: "RateLimiter", name: str, identity:
         )
 
 
+# The dependencies that enforce a limit: the OpenAPI schema documents 429 (and the limiter's 503)
+# on every route that depends on one (service/errors_http.py).
+_LIMIT_DEPENDENCIES: set[Callable[..., Any]] = set()
+LimitDependency = TypeVar("LimitDependency", bound=Callable[..., Any])
+
+
+def rate_limited(dependency: LimitDependency) -> LimitDependency:
+    """Mark a dependency that calls enforce()."""
+    _LIMIT_DEPENDENCIES.add(dependency)
+    return dependency
+
+
+def is_rate_limited(call: Callable[..., Any]) -> bool:
+    return call in _LIMIT_DEPENDENCIES
+
+
 @cache
-def limit(name: str) -> Callable[[Request], Awaitable[None]]:
+def limit(name: str) -> Callable[..., Awaitable[None]]:
     """Dependency: limit `name` per route and client IP."""
     _check_name(name)
 
+    @rate_limited
     async def rate_limit_per_ip(request: Request, limiter: RateLimiterDep) -> None:
         await enforce(request, limiter, name, client_key(client_ip(request)))
 

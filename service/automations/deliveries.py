@@ -31,10 +31,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import metrics
 from service.automations import webhook
+from service.automations.exceptions import NotADeadDelivery
 from service.automations.models import Automation, AutomationRun
 from service.automations.webhook import AttemptResult, WebhookPolicy
 from service.db import utcnow
-from service.errors import ConflictError
 
 logger = logging.getLogger(__name__)
 
@@ -243,7 +243,7 @@ async def requeue(
 ) -> None:
     """Queue a dead delivery again, due now, with a fresh retry horizon."""
     if run.status != DEAD:
-        raise ConflictError(f"Only a dead delivery can be redelivered; this run is {run.status}")
+        raise NotADeadDelivery(run.status)
     run.status = PENDING
     run.next_attempt_at = now
     run.retry_until = now + timedelta(seconds=policy.retry_horizon_seconds)

@@ -1,5 +1,4 @@
-from fastapi import APIRouter, Depends, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends
 
 from service.automations import service
 from service.automations.dependencies import OwnedAutomation, WebhookPolicyDep
@@ -116,15 +115,3 @@ async def redeliver_run(
     worker's retries over a fresh WEBHOOK_RETRY_HORIZON_SECONDS."""
     run = await service.redeliver(session, automation=automation, run_id=run_id, policy=policy)
     return RunPublic.model_validate(run)
-
-
-async def webhook_url_refused(_request: Request, exc: Exception) -> JSONResponse:
-    """An SSRF refusal is a validation error of body.action.url: FastAPI's 422 shape."""
-    assert isinstance(exc, service.WebhookURLRefused)
-    error = {
-        "type": "unsafe_url",
-        "loc": ["body", "action", "url"],
-        "msg": exc.detail,
-        "input": exc.url,
-    }
-    return JSONResponse({"detail": [error]}, status_code=422)

@@ -12,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import events
 from service.automations import deliveries, runner, ssrf
+from service.automations.exceptions import (
+    AutomationLimitReached,
+    AutomationNotFound,
+    RunNotFound,
+    WebhookURLRefused,
+)
 from service.automations.models import Automation, AutomationRun
 from service.automations.schemas import (
     Action,
@@ -22,27 +28,10 @@ from service.automations.schemas import (
 )
 from service.automations.webhook import WebhookPolicy
 from service.db import utcnow
-from service.errors import ConflictError, DomainError, NotFoundError
 from service.users.models import User
 
 logger = logging.getLogger(__name__)
 DETAIL_MAX_LENGTH = 500
-
-
-class WebhookURLRefused(DomainError):
-    """The webhook URL breaks the SSRF policy; detail names the reason."""
-
-    status_code = 422
-
-    def __init__(self, url: str, reason: str) -> None:
-        super().__init__(f"Webhook URL refused: {reason}")
-        self.url = url
-        self.reason = reason
-
-
-class AutomationLimitReached(ConflictError):
-    def __init__(self, limit: int) -> None:
-        super().__init__(f"Automation limit reached: a user may own {limit}")
 
 
 async def check_action(action: Action, *, policy: WebhookPolicy) -> None:
@@ -100,7 +89,7 @@ async def get_owned_automation(
     """The owner's automation; another user's (admins included) is 'not found', not 403."""
     automation = await session.get(Automation, automation_id)
     if automation is None or automation.owner_id != owner.id:
-        raise NotFoundError("Automation not found")
+        raise AutomationNotFound
     return automation
 
 
@@ -226,7 +215,7 @@ async def run_automation_now(
 async def get_run(session: AsyncSession, *, automation: Automation, run_id: int) -> AutomationRun:
     run = await session.get(AutomationRun, run_id)
     if run is None or run.automation_id != automation.id:
-        raise NotFoundError("Run not found")
+        raise RunNotFound
     return run
 
 

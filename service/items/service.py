@@ -8,10 +8,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import events
 from service.db_reads import Reader
-from service.errors import INVALID_CREDENTIALS, AuthenticationError, NotFoundError
 from service.items import queries
+from service.items.exceptions import ItemNotFound
 from service.items.models import Item
 from service.items.schemas import ItemCreate, ItemPublic, ItemsPage, ItemUpdate
+from service.users.exceptions import InvalidToken
 from service.users.models import User
 
 
@@ -28,16 +29,16 @@ async def read_item(reader: Reader, *, item_id: int, viewer_id: int) -> ItemPubl
     """The viewer's item (any item for admins). Another user's item is 'not found', not 403."""
     row = await reader.one(queries.READABLE_ITEM, item_id=item_id, viewer_id=viewer_id)
     if row is None:
-        raise AuthenticationError(INVALID_CREDENTIALS)
+        raise InvalidToken
     if row["id"] is None:
-        raise NotFoundError("Item not found")
+        raise ItemNotFound
     return ItemPublic.model_validate(row)
 
 
 async def get_owned_item(session: AsyncSession, *, item_id: int, owner: User) -> Item:
     item = await session.get(Item, item_id)
     if item is None or item.owner_id != owner.id:
-        raise NotFoundError("Item not found")
+        raise ItemNotFound
     return item
 
 
@@ -57,7 +58,7 @@ async def list_items(
         params["pattern"] = queries.contains_pattern(name_contains)
     rows = await reader.all(queries.OWN_PAGE_WITH_VIEWER[filtered], **params)
     if not rows:
-        raise AuthenticationError(INVALID_CREDENTIALS)
+        raise InvalidToken
     if rows[0]["viewer_is_admin"]:
         rows = await reader.all(queries.EVERYONES_PAGE[filtered], **params)
     elif rows[0]["id"] is None:

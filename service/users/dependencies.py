@@ -7,8 +7,8 @@ from fastapi.security import OAuth2PasswordBearer
 from service import security
 from service.config import Settings
 from service.dependencies import SessionDep, state_of
-from service.errors import INVALID_CREDENTIALS, AuthenticationError
 from service.users import service
+from service.users.exceptions import InvalidToken
 from service.users.models import User
 
 # Ids are int4 (SERIAL) on PostgreSQL: a larger `sub` would fail in the driver (a 500), not match.
@@ -34,11 +34,11 @@ class BearerUserId(OAuth2PasswordBearer):
                 algorithm=settings.jwt_algorithm,
             )
         except security.InvalidTokenError:
-            raise AuthenticationError(INVALID_CREDENTIALS) from None
+            raise InvalidToken from None
         # Only what create_access_token writes: plain ASCII digits ("1_0", " 7" and "٣" are ints to
         # int()), naming an id a row can have.
         if not (subject.isascii() and subject.isdigit()) or not 0 < int(subject) <= MAX_USER_ID:
-            raise AuthenticationError(INVALID_CREDENTIALS)
+            raise InvalidToken
         return int(subject)
 
 
@@ -51,7 +51,7 @@ TokenUserId = Annotated[
 async def get_current_user(user_id: TokenUserId, session: SessionDep) -> User:
     user = await service.get_user(session, user_id=user_id)
     if user is None or not user.is_active:
-        raise AuthenticationError(INVALID_CREDENTIALS)
+        raise InvalidToken
     return user
 
 

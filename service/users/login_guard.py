@@ -35,7 +35,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 from service import security
 from service.config import Settings
 from service.dependencies import RateLimiterDep, SettingsDep
-from service.ratelimit import enforce, setting_name
+from service.ratelimit import enforce, rate_limited, setting_name
 
 
 def _known_limit(name: str) -> str:
@@ -123,6 +123,7 @@ def set_device_cookie(response: Response, settings: Settings, *, username: str) 
     )
 
 
+@rate_limited
 async def guard_login(
     request: Request,
     form: Annotated[OAuth2PasswordRequestForm, Depends()],

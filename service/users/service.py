@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import security
-from service.errors import AuthenticationError, ConflictError, NotFoundError
+from service.users.exceptions import EmailAlreadyRegistered, IncorrectPassword, UserNotFound
 from service.users.models import User
 
 
@@ -28,7 +28,7 @@ async def create_user(
         await session.commit()
     except IntegrityError as exc:
         await session.rollback()
-        raise ConflictError("A user with this email already exists") from exc
+        raise EmailAlreadyRegistered from exc
     return user
 
 
@@ -62,7 +62,7 @@ async def deactivate(session: AsyncSession, *, email: str) -> User:
 async def _existing(session: AsyncSession, *, email: str) -> User:
     user = await get_user_by_email(session, email=email)
     if user is None:
-        raise NotFoundError(f"No user with email {normalise_email(email)}")
+        raise UserNotFound(normalise_email(email))
     return user
 
 
@@ -73,7 +73,7 @@ async def authenticate(session: AsyncSession, *, email: str, password: str) -> U
         security.verify_password, password, user.hashed_password if user else None
     )
     if user is None or not valid or not user.is_active:
-        raise AuthenticationError("Incorrect email or password")
+        raise IncorrectPassword
     return user
 
 
