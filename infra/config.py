@@ -65,6 +65,13 @@ LOG_RETENTION_DAYS = (
     3288,
     3653,
 )
+# service:deploymentStrategy -> ECS's deploymentConfiguration.strategy. blue_green and canary shift
+# the ALB's production listener rule between two target groups (infra/components/deployment.py).
+DEPLOYMENT_STRATEGIES = {"rolling": "ROLLING", "blue_green": "BLUE_GREEN", "canary": "CANARY"}
+# The release alarms need up to three one-minute datapoints plus CloudWatch's publication delay:
+# a shorter canary or final bake would move on before they could fire.
+MIN_BAKE_MINUTES = 5
+MAX_BAKE_MINUTES = 1440  # ECS's upper bound for both bake times
 _SCHEDULE = re.compile(r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$")
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 _ACM_ARN = re.compile(
@@ -116,6 +123,9 @@ class AlarmThresholds:
     db_free_storage_gib: float = 2.0
     db_connections: int = 80
     redis_memory_percent: float = 80.0
+    # The release alarms a blue/green or canary deployment rolls back on (per target group).
+    release_5xx_percent: float = 5.0
+    release_p99_seconds: float = 2.0
 
 
 _ALARM_KEYS = {
@@ -128,6 +138,8 @@ _ALARM_KEYS = {
     "dbFreeStorageGiB": ("db_free_storage_gib", float),
     "dbConnections": ("db_connections", int),
     "redisMemoryPercent": ("redis_memory_percent", float),
+    "release5xxPercent": ("release_5xx_percent", float),
+    "releaseP99Seconds": ("release_p99_seconds", float),
 }
 
 
@@ -156,6 +168,10 @@ class StackConfig:
     min_count: int
     max_count: int
     health_check_grace_seconds: int
+    deployment_strategy: str  # a key of DEPLOYMENT_STRATEGIES
+    bake_time_minutes: int  # blue_green, canary: both revisions run after the full shift
+    canary_percent: float  # canary: the first share of production traffic
+    canary_bake_time_minutes: int  # canary: how long that share is watched
     enable_execute_command: bool
     log_retention_days: int
     rate_limits: dict[str, str]
@@ -205,6 +221,11 @@ class StackConfig:
     def tasks_in_public_subnets(self) -> bool:
         """Without NAT the tasks need a public IP to reach ECR, Secrets Manager and Logs."""
         return self.nat_gateways == "none"
+
+    @property
+    def metrics_namespace(self) -> str:
+        """CloudWatch namespace of the app's own metrics (METRICS_NAMESPACE), e.g. service/prod."""
+        return f"{self.project}/{self.stack}"
 
     @property
     def https(self) -> bool:
@@ -587,6 +608,16 @@ class _Reader:
             health_check_grace_seconds=self.integer(
                 "healthCheckGraceSeconds", 60, minimum=0, maximum=2147483647
             ),
+            deployment_strategy=self.choice(
+                "deploymentStrategy", "rolling", tuple(DEPLOYMENT_STRATEGIES)
+            ),
+            bake_time_minutes=self.integer(
+                "bakeTimeMinutes", 5, minimum=MIN_BAKE_MINUTES, maximum=MAX_BAKE_MINUTES
+            ),
+            canary_percent=self._canary_percent(),
+            canary_bake_time_minutes=self.integer(
+                "canaryBakeTimeMinutes", 5, minimum=MIN_BAKE_MINUTES, maximum=MAX_BAKE_MINUTES
+            ),
             enable_execute_command=self.boolean("enableExecuteCommand", False),
             log_retention_days=self.integer("logRetentionDays", 30, choices=LOG_RETENTION_DAYS),
             rate_limits={k: str(v) for k, v in sorted(rate_limits.items())},
@@ -709,6 +740,20 @@ class _Reader:
             self.fail("imageRef", f"an image in the stack's region {region}", ref)
         return ref
 
+    def _canary_percent(self) -> float:
+        """ECS takes 0.1 to 100 percent in steps of 0.1 (CanaryConfiguration.canaryPercent)."""
+        expected = "a percentage from 0.1 to 100 in steps of 0.1"
+        value = self.raw("canaryPercent")
+        if value is None:
+            return 10.0
+        try:
+            tenths = float(value) * 10
+        except ValueError:
+            self.fail("canaryPercent", expected, value)
+        if not 1 <= tenths <= 1000 or abs(tenths - round(tenths)) > 1e-6:  # NaN fails too
+            self.fail("canaryPercent", expected, value)
+        return round(tenths) / 10
+
     def _alarms(self) -> AlarmThresholds:
         values = self.obj("alarms", "a map of alarm thresholds") or {}
         if not isinstance(values, dict):
@@ -786,6 +831,8 @@ REVIEW_OVERRIDES: dict[str, Any] = {
     "requireHttps": False,
     "alarmEmail": "",
     "alarmTopicArn": "",
+    # One task, no alarm recipients: a canary would only make each push wait for its bakes.
+    "deploymentStrategy": "rolling",
 }
 
 

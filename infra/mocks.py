@@ -145,6 +145,7 @@ def mock_identity(rtype: str, name: str, inputs: Mapping[str, Any]) -> str:
 _NAME_INPUTS: dict[str, tuple[str, str]] = {
     "aws:s3/bucket:Bucket": ("bucket", "bucketPrefix"),
     "aws:cloudwatch/logResourcePolicy:LogResourcePolicy": ("policyName", ""),
+    "aws:cloudwatch/dashboard:Dashboard": ("dashboardName", ""),
 }
 
 
@@ -279,6 +280,13 @@ def mock_arn(
         "aws:lb/listener:Listener": f"{regional}:listener/app/"
         + str(inputs.get("loadBalancerArn") or "lb/x").split("loadbalancer/app/", 1)[-1]
         + f"/{identity}",
+        # listener-rule/app/<lb name>/<lb id>/<listener id>/<rule id>
+        "aws:lb/listenerRule:ListenerRule": str(
+            inputs.get("listenerArn") or "listener/app/x"
+        ).replace(":listener/app/", ":listener-rule/app/", 1)
+        + f"/{identity}",
+        # Dashboards are global: no region in the ARN.
+        "aws:cloudwatch/dashboard:Dashboard": f"arn:aws:cloudwatch::{account}:dashboard/{physical}",
         "aws:rds/instance:Instance": f"{regional}:db:{inputs.get('identifier') or physical}",
         "aws:rds/subnetGroup:SubnetGroup": f"{regional}:subgrp:{physical}",
         "aws:rds/parameterGroup:ParameterGroup": f"{regional}:pg:{physical}",

@@ -1,10 +1,12 @@
 """The whole stack, composed in the order of the architecture diagram.
 
 config -> provider (default tags) -> network -> registry -> image -> secrets -> database -> cache
--> load balancer -> service (+ autoscaling) -> scheduled worker -> alarms -> outputs
+-> load balancer -> alarms -> service (+ autoscaling) -> scheduled worker -> service alarms
+-> dashboard -> outputs
 
 The load balancer comes before the service because the service may register only once its target
-group is attached to a listener.
+group is attached to a listener; the alarms too, because a blue/green or canary service names the
+release alarms it rolls back on.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ import pulumi_aws as aws
 from infra.components.access_logs import AccessLogsArgs
 from infra.components.alarms import Alarms, AlarmsArgs
 from infra.components.cache import Cache, CacheArgs
+from infra.components.dashboard import Dashboard, DashboardArgs
 from infra.components.database import Database, DatabaseArgs
+from infra.components.deployment import DeploymentArgs
 from infra.components.image import Image, ImageArgs, PrebuiltImage, PrebuiltImageArgs
 from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.network import Network, NetworkArgs
@@ -26,7 +30,7 @@ from infra.components.scheduler import Scheduler, SchedulerArgs
 from infra.components.secrets import Secrets, SecretsArgs
 from infra.components.service import Service, ServiceArgs
 from infra.components.waf import WafArgs
-from infra.config import REPO_ROOT, StackConfig
+from infra.config import DEPLOYMENT_STRATEGIES, REPO_ROOT, StackConfig
 
 # uvicorn must keep idle connections open longer than the ALB does (else: sporadic 502s).
 KEEP_ALIVE_MARGIN_SECONDS = 15
@@ -130,6 +134,7 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             ssl_policy=cfg.ssl_policy,
             idle_timeout_seconds=cfg.idle_timeout_seconds,
             deletion_protection=cfg.protect,
+            blue_green=cfg.deployment_strategy != "rolling",
             waf=(
                 WafArgs(
                     rate_limit=cfg.waf_rate_limit,
@@ -151,6 +156,21 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
                 if cfg.alb_access_logs
                 else None
             ),
+        ),
+        opts,
+    )
+    alarms = Alarms(
+        "alarms",
+        AlarmsArgs(
+            thresholds=cfg.alarms,
+            email=cfg.alarm_email,
+            external_topic_arn=cfg.alarm_topic_arn,
+            alb_arn_suffix=load_balancer.arn_suffix,
+            target_group_arn_suffixes=load_balancer.target_group_arn_suffixes,
+            db_identifier=database.identifier,
+            cache_node_ids=cache.node_ids,
+            prefix=cfg.prefix,
+            release_alarms=load_balancer.production_rule is not None,
         ),
         opts,
     )
@@ -186,7 +206,9 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             scale_requests_per_target=cfg.scale_requests_per_target,
             alb_arn_suffix=load_balancer.arn_suffix,
             target_group_arn_suffix=load_balancer.target_group_arn_suffix,
+            metrics_namespace=cfg.metrics_namespace,
             rate_limits=cfg.rate_limits,
+            deployment=deployment_args(cfg, load_balancer, alarms),
             permissions_boundary=cfg.permissions_boundary_arn,
         ),
         opts,
@@ -204,19 +226,22 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
         ),
         opts,
     )
-    alarms = Alarms(
-        "alarms",
-        AlarmsArgs(
-            thresholds=cfg.alarms,
-            email=cfg.alarm_email,
-            external_topic_arn=cfg.alarm_topic_arn,
+    alarms.watch_service(
+        service.cluster_name, service.service_name, scheduler.dead_letter_queue.name
+    )
+    dashboard = Dashboard(
+        "dashboard",
+        DashboardArgs(
+            name=cfg.prefix,
+            region=cfg.region,
+            app_namespace=cfg.metrics_namespace,
             alb_arn_suffix=load_balancer.arn_suffix,
-            target_group_arn_suffix=load_balancer.target_group_arn_suffix,
+            target_group_arn_suffixes=load_balancer.target_group_arn_suffixes,
             cluster_name=service.cluster_name,
             service_name=service.service_name,
             db_identifier=database.identifier,
             cache_node_ids=cache.node_ids,
-            dead_letter_queue_name=scheduler.dead_letter_queue.name,
+            release_alarm_arns=alarms.release_alarm_arns,
         ),
         opts,
     )
@@ -233,8 +258,29 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
         "logGroup": service.log_group_name,
         "workerTaskDefinition": scheduler.task_definition.family,
         "alarmTopicArn": alarms.topic_arn,
+        "dashboardUrl": dashboard.url,
         "databaseSecretArn": database.secret_arn,
     }
+
+
+def deployment_args(
+    cfg: StackConfig, load_balancer: LoadBalancer, alarms: Alarms
+) -> DeploymentArgs | None:
+    """Blue/green or canary (None: rolling): the second target group, the production listener
+    rule ECS shifts and the release alarms it rolls back on."""
+    if load_balancer.production_rule is None or load_balancer.alternate_target_group is None:
+        return None
+    canary = cfg.deployment_strategy == "canary"
+    return DeploymentArgs(
+        strategy=DEPLOYMENT_STRATEGIES[cfg.deployment_strategy],
+        bake_time_minutes=cfg.bake_time_minutes,
+        alternate_target_group_arn=load_balancer.alternate_target_group.arn,
+        alternate_target_group_arn_suffix=load_balancer.alternate_target_group.arn_suffix,
+        production_rule=load_balancer.production_rule,
+        alarm_names=alarms.release_alarm_names,
+        canary_percent=cfg.canary_percent if canary else None,
+        canary_bake_time_minutes=cfg.canary_bake_time_minutes if canary else None,
+    )
 
 
 def service_image(

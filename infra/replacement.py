@@ -178,6 +178,8 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     "aws:cloudwatch/logGroup:LogGroup": frozenset({"name", "namePrefix", "logGroupClass"}),
     # docs: alarm_name forces a new alarm
     "aws:cloudwatch/metricAlarm:MetricAlarm": frozenset({"name"}),
+    # docs: dashboard_name forces a new dashboard; the body updates in place (PutDashboard)
+    "aws:cloudwatch/dashboard:Dashboard": frozenset({"dashboardName"}),
     "aws:cloudwatch/eventRule:EventRule": frozenset({"name", "namePrefix", "eventBusName"}),
     "aws:cloudwatch/eventTarget:EventTarget": frozenset({"rule", "targetId", "eventBusName"}),
     # docs: name, name_prefix, group_name force a new schedule; the target updates in place
@@ -248,6 +250,8 @@ REPLACE_ON_CHANGE: dict[str, frozenset[str]] = {
     # docs: load_balancer_arn forces a new listener; default actions, port, certificate update
     "aws:lb/listener:Listener": frozenset({"loadBalancerArn"}),
     "aws:alb/listener:Listener": frozenset({"loadBalancerArn"}),
+    # docs: listener_arn forces a new rule; priority, actions and conditions update in place
+    "aws:lb/listenerRule:ListenerRule": frozenset({"listenerArn"}),
     # docs: name, name_prefix, scope force a new web ACL; rules update in place
     "aws:wafv2/webAcl:WebAcl": frozenset({"name", "namePrefix", "scope"}),
     # docs: no update: resource_arn and web_acl_arn are ForceNew

@@ -67,6 +67,7 @@ TAGGABLE_TYPES = frozenset(
         *LOAD_BALANCERS,
         "aws:lb/targetGroup:TargetGroup",
         "aws:lb/listener:Listener",
+        "aws:lb/listenerRule:ListenerRule",
         LOG_GROUP,
         "aws:cloudwatch/metricAlarm:MetricAlarm",
         "aws:iam/role:Role",

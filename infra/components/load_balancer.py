@@ -1,5 +1,6 @@
-"""Application Load Balancer, target group, listeners, and optionally its access-log bucket and
-the WAF web ACL (infra/components/waf.py)."""
+"""Application Load Balancer, target group, listeners, and optionally its access-log bucket, the
+WAF web ACL (infra/components/waf.py) and what an ECS blue/green or canary deployment shifts: a
+second target group and the production listener rule."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ class LoadBalancerArgs:
     health_check_path: str = "/health"
     waf: WafArgs | None = None  # None = no web ACL
     access_logs: AccessLogsArgs | None = None  # None = no access logs
+    blue_green: bool = False  # an alternate target group and a production listener rule
 
 
 class LoadBalancer(pulumi.ComponentResource):
@@ -33,6 +35,11 @@ class LoadBalancer(pulumi.ComponentResource):
 
     With a certificate: HTTP redirects to HTTPS (301) and HTTPS (TLS 1.3 policy) forwards. Without
     one: HTTP forwards. ``listener`` is the one the service must wait for before registering.
+
+    With ``blue_green`` the production listener also gets ``production_rule`` (every path,
+    forwarding to ``target_group`` at weight 100 and ``alternate_target_group`` at 0): during a
+    blue/green or canary deployment ECS registers the new tasks in the idle group and moves the
+    weights; the listener's default action is then never reached.
     """
 
     def __init__(
@@ -66,26 +73,7 @@ class LoadBalancer(pulumi.ComponentResource):
             ),
             opts=alb_opts,
         )
-        self.target_group = aws.lb.TargetGroup(
-            f"{name}-tg",
-            port=APP_PORT,
-            protocol="HTTP",
-            target_type="ip",
-            vpc_id=args.vpc_id,
-            deregistration_delay=30,
-            health_check=aws.lb.TargetGroupHealthCheckArgs(
-                enabled=True,
-                path=args.health_check_path,
-                protocol="HTTP",
-                port="traffic-port",
-                matcher="200",
-                interval=15,
-                timeout=5,
-                healthy_threshold=2,
-                unhealthy_threshold=3,
-            ),
-            opts=child,
-        )
+        self.target_group = self._target_group(f"{name}-tg", args)
         forward = aws.lb.ListenerDefaultActionArgs(
             type="forward", target_group_arn=self.target_group.arn
         )
@@ -118,13 +106,77 @@ class LoadBalancer(pulumi.ComponentResource):
             opts=child,
         )
         self.listener = self.https_listener or self.http_listener
+        self.alternate_target_group: aws.lb.TargetGroup | None = None
+        self.production_rule: aws.lb.ListenerRule | None = None
+        if args.blue_green:
+            self.alternate_target_group = self._target_group(f"{name}-tg-alt", args)
+            self.production_rule = self._production_rule(name, self.alternate_target_group)
         self.scheme = "https" if args.certificate_arn else "http"
         self.dns_name = self.alb.dns_name
         self.arn_suffix = self.alb.arn_suffix
         self.target_group_arn_suffix = self.target_group.arn_suffix
+        # Every group that can hold the serving tasks (alarms, dashboard): with blue/green, which
+        # of the two is live alternates from one deployment to the next.
+        self.target_group_arn_suffixes = [
+            g.arn_suffix for g in (self.target_group, self.alternate_target_group) if g is not None
+        ]
 
         self.web_acl: aws.wafv2.WebAcl | None = None
         if args.waf is not None:
             self.web_acl = web_acl(self, name, self.alb.arn, args.waf)
 
         self.register_outputs({"dnsName": self.dns_name})
+
+    def _target_group(self, resource_name: str, args: LoadBalancerArgs) -> aws.lb.TargetGroup:
+        """The tasks' target group (blue/green has two, identical: either may be live)."""
+        return aws.lb.TargetGroup(
+            resource_name,
+            port=APP_PORT,
+            protocol="HTTP",
+            target_type="ip",
+            vpc_id=args.vpc_id,
+            deregistration_delay=30,
+            health_check=aws.lb.TargetGroupHealthCheckArgs(
+                enabled=True,
+                path=args.health_check_path,
+                protocol="HTTP",
+                port="traffic-port",
+                matcher="200",
+                interval=15,
+                timeout=5,
+                healthy_threshold=2,
+                unhealthy_threshold=3,
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _production_rule(self, name: str, alternate: aws.lb.TargetGroup) -> aws.lb.ListenerRule:
+        weights = [(self.target_group, 100), (alternate, 0)]
+        return aws.lb.ListenerRule(
+            f"{name}-production",
+            listener_arn=self.listener.arn,
+            priority=1,
+            conditions=[
+                aws.lb.ListenerRuleConditionArgs(
+                    path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=["/*"])
+                )
+            ],
+            actions=[
+                aws.lb.ListenerRuleActionArgs(
+                    type="forward",
+                    forward=aws.lb.ListenerRuleActionForwardArgs(
+                        target_groups=[
+                            aws.lb.ListenerRuleActionForwardTargetGroupArgs(
+                                arn=group.arn, weight=weight
+                            )
+                            for group, weight in weights
+                        ]
+                    ),
+                )
+            ],
+            # ECS owns the weights once the rule exists: every deployment moves them (and after
+            # an even number of deployments the live group is this one again, after an odd
+            # number the alternate). Restoring 100/0 would send all traffic to whichever group
+            # the last deployment emptied.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["actions"]),
+        )

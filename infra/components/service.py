@@ -1,4 +1,6 @@
-"""ECS on Fargate: cluster, logs, roles, task definition (app + migration), service, autoscaling."""
+"""ECS on Fargate: cluster, logs, roles, task definition (app + migration), service. How it
+deploys (rolling, blue/green, canary): infra/components/deployment.py; its autoscaling:
+infra/components/autoscaling.py."""
 
 from __future__ import annotations
 
@@ -8,6 +10,16 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from infra.components.app_metrics import NAMESPACE_VARIABLE
+from infra.components.autoscaling import autoscale
+from infra.components.deployment import (
+    ECS_SERVICE,
+    LOAD_BALANCER_INFRASTRUCTURE_POLICY,
+    SHIFTED_BY_ECS,
+    DeploymentArgs,
+    configuration,
+    timeout,
+)
 from infra.components.network import APP_PORT, POSTGRES_PORT
 
 MIGRATE_COMMAND = ["python", "-m", "service.migrate"]
@@ -53,8 +65,9 @@ class ServiceArgs:
     scale_requests_per_target: int
     alb_arn_suffix: pulumi.Input[str]
     target_group_arn_suffix: pulumi.Input[str]
+    metrics_namespace: str  # METRICS_NAMESPACE: where the app's own metrics go
     rate_limits: Mapping[str, str] = field(default_factory=dict)
-    deploy_timeout: str = "20m"
+    deployment: DeploymentArgs | None = None  # None: rolling
     # Where the stack's IAM roles live (/<prefix>/) and the boundary they are created with: the
     # bootstrap's deploy roles may create roles only there and only with that boundary.
     permissions_boundary: str | None = None
@@ -232,6 +245,20 @@ class Service(pulumi.ComponentResource):
         self.task_definition = self.task_definition_for(f"{name}-app", "app", [migrate, app])
 
         # ---- service -------------------------------------------------------------------------
+        deployment = args.deployment
+        waits_on: list[pulumi.Resource] = [args.listener, *self.role_policies]
+        advanced = None
+        ignored = ["desired_count"]  # autoscaling owns the running count once the service exists
+        if deployment is not None:
+            self.infrastructure_role, attachment = self._infrastructure_role(name)
+            waits_on += [deployment.production_rule, attachment]
+            advanced = aws.ecs.ServiceLoadBalancerAdvancedConfigurationArgs(
+                alternate_target_group_arn=deployment.alternate_target_group_arn,
+                production_listener_rule=deployment.production_rule.arn,
+                role_arn=self.infrastructure_role.arn,
+            )
+            ignored += SHIFTED_BY_ECS
+        wait = timeout(deployment)
         self.service = aws.ecs.Service(
             f"{name}-service",
             cluster=self.cluster.arn,
@@ -249,34 +276,43 @@ class Service(pulumi.ComponentResource):
                     target_group_arn=args.target_group_arn,
                     container_name=APP_CONTAINER,
                     container_port=APP_PORT,
+                    advanced_configuration=advanced,
                 )
             ],
             health_check_grace_period_seconds=args.health_check_grace_seconds,
+            deployment_configuration=configuration(deployment),
+            # Stays on with blue/green and canary too (ECS supports both failure detections
+            # there; either fails the deployment): new tasks that never become healthy are
+            # caught before any alarm has data.
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(
                 enable=True, rollback=True
+            ),
+            alarms=(
+                aws.ecs.ServiceAlarmsArgs(
+                    alarm_names=list(deployment.alarm_names), enable=True, rollback=True
+                )
+                if deployment is not None
+                else None
             ),
             deployment_minimum_healthy_percent=100,
             deployment_maximum_percent=200,
             enable_execute_command=args.enable_execute_command,
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
+            # `pulumi up` returns when the deployment is done, bakes included, and fails when ECS
+            # rolled it back.
             wait_for_steady_state=True,
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=[args.listener, *self.role_policies],
-                # Autoscaling owns the running count once the service exists.
-                ignore_changes=["desired_count"],
-                custom_timeouts=pulumi.CustomTimeouts(
-                    create=args.deploy_timeout,
-                    update=args.deploy_timeout,
-                    delete=args.deploy_timeout,
-                ),
+                depends_on=waits_on,
+                ignore_changes=ignored,
+                custom_timeouts=pulumi.CustomTimeouts(create=wait, update=wait, delete=wait),
             ),
         )
         self.cluster_name = self.cluster.name
         self.service_name = self.service.name
         self.log_group_name = self.log_group.name
-        self._autoscaling(name)
+        self.scaling_target = autoscale(self, name)
 
         self.register_outputs(
             {
@@ -285,6 +321,24 @@ class Service(pulumi.ComponentResource):
                 "logGroup": self.log_group_name,
             }
         )
+
+    def _infrastructure_role(self, name: str) -> tuple[aws.iam.Role, pulumi.Resource]:
+        """The role ECS assumes to register targets and move the production rule's weights.
+        Its trust is the one the ECS developer guide gives for this role, without condition
+        keys: ECS documents none for it, and a guard ECS does not satisfy would fail every
+        deployment (the execution role's reasoning above)."""
+        role = self.role(
+            f"{name}-ecs-infrastructure",
+            "ECS: shift the load balancer's traffic during blue/green and canary deployments",
+            assume_role(ECS_SERVICE),
+        )
+        attachment = aws.iam.RolePolicyAttachment(
+            f"{name}-ecs-infrastructure-managed",
+            role=role.name,
+            policy_arn=LOAD_BALANCER_INFRASTRUCTURE_POLICY,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return role, attachment
 
     # ---- helpers used here and by the scheduler -------------------------------------------------
     def role(
@@ -319,7 +373,8 @@ class Service(pulumi.ComponentResource):
             "DB_PASSWORD_SECRET_ARN": a.db_secret_arn,
             "AWS_REGION": a.region,
             "LOG_LEVEL": "INFO",
-            "LOG_JSON": "true",
+            "LOG_JSON": "true",  # also turns on the app's metrics (EMF lines on stdout)
+            NAMESPACE_VARIABLE: a.metrics_namespace,
             # Read by the uvicorn CLI; must exceed the ALB idle timeout (see design.md pitfalls).
             "UVICORN_TIMEOUT_KEEP_ALIVE": str(a.keep_alive_seconds),
             **dict(a.rate_limits),
@@ -417,47 +472,4 @@ class Service(pulumi.ComponentResource):
             # manual rollback (`aws ecs update-service --task-definition family:N`) need it.
             skip_destroy=True,
             opts=pulumi.ResourceOptions(parent=parent or self),
-        )
-
-    def _autoscaling(self, name: str) -> None:
-        a = self.args
-        child = pulumi.ResourceOptions(parent=self)
-        self.scaling_target = aws.appautoscaling.Target(
-            f"{name}-scaling",
-            service_namespace="ecs",
-            scalable_dimension="ecs:service:DesiredCount",
-            resource_id=pulumi.Output.format(
-                "service/{0}/{1}", self.cluster.name, self.service.name
-            ),
-            min_capacity=a.min_count,
-            max_capacity=a.max_count,
-            opts=child,
-        )
-
-        def tracking(key: str, metric: str, target: float, label=None) -> None:
-            aws.appautoscaling.Policy(
-                f"{name}-scale-{key}",
-                policy_type="TargetTrackingScaling",
-                service_namespace=self.scaling_target.service_namespace,
-                scalable_dimension=self.scaling_target.scalable_dimension,
-                resource_id=self.scaling_target.resource_id,
-                target_tracking_scaling_policy_configuration=(
-                    aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                        target_value=target,
-                        predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-                            predefined_metric_type=metric, resource_label=label
-                        ),
-                        scale_in_cooldown=300,
-                        scale_out_cooldown=60,
-                    )
-                ),
-                opts=child,
-            )
-
-        tracking("cpu", "ECSServiceAverageCPUUtilization", a.scale_cpu_target)
-        tracking(
-            "requests",
-            "ALBRequestCountPerTarget",
-            float(a.scale_requests_per_target),
-            pulumi.Output.format("{0}/{1}", a.alb_arn_suffix, a.target_group_arn_suffix),
         )

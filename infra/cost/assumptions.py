@@ -57,6 +57,12 @@ ASSUMPTIONS: dict[str, tuple[float, str]] = {
         10.0,
         "worker runs EventBridge Scheduler could not start, a month (each a dead letter)",
     ),
+    "app_custom_metrics": (
+        21,
+        "custom metrics the app publishes through EMF (METRICS_NAMESPACE): rate-limit refusals "
+        "per limit (11) and in total, limiter and database failures, webhook deliveries by 3 "
+        "outcomes, worker runs and run durations by 2 outcomes",
+    ),
     "container_insights_metrics": (
         10,
         "Container Insights metrics per dimension set (the cluster, each service, each task "

@@ -106,3 +106,56 @@ def test_the_boundary_lets_the_workload_roles_do_what_the_program_grants(boundar
     assert evaluate(docs, "logs:PutLogEvents", f"{group}:log-stream:db-ABC") == ALLOW
     elsewhere = f"arn:aws:logs:us-east-1:{ACCOUNT}:log-group:/ecs/other-app"
     assert evaluate(docs, "logs:CreateLogGroup", elsewhere) != ALLOW
+
+
+def test_prods_canary_fits_the_prod_deploy_role(role_policies):
+    """The production listener rule, the dashboard and ECS's infrastructure role (its managed
+    policy attached, the role passed to ECS) are within what the prod deploy role may do."""
+    docs = [role_policies["deploy-prod"]]
+    run = run_stack("prod", permissionsBoundaryArn=BOUNDARY)
+    (lb,) = run.named("app-service").plain_inputs()["loadBalancers"]
+    rule = lb["advancedConfiguration"]["productionListenerRule"]
+    listener = run.named("web-production").plain_inputs()["listenerArn"]
+    assert evaluate(docs, "elasticloadbalancing:CreateRule", listener, {}) == ALLOW
+    for action in ("ModifyRule", "DeleteRule", "AddTags"):
+        assert evaluate(docs, f"elasticloadbalancing:{action}", rule, {}) == ALLOW, action
+
+    dashboard = run.named("dashboard-dashboard").plain_inputs()["dashboardName"]
+    arn = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/{dashboard}"
+    for action in ("cloudwatch:PutDashboard", "cloudwatch:DeleteDashboards"):
+        assert evaluate(docs, action, arn, {}) == ALLOW, action
+    staging = f"arn:aws:cloudwatch::{ACCOUNT}:dashboard/service-staging"
+    assert evaluate(docs, "cloudwatch:PutDashboard", staging, {}) != ALLOW
+    assert evaluate(docs, "cloudwatch:GetDashboard", arn, {}) == ALLOW  # refresh
+
+    role = run.named("app-ecs-infrastructure", "aws:iam/role:Role").plain_inputs()
+    role_arn = f"arn:aws:iam::{ACCOUNT}:role{role['path']}app-ecs-infrastructure-abc1234"
+    policy = run.named(
+        "app-ecs-infrastructure-managed", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+    ).plain_inputs()["policyArn"]
+    assert evaluate(docs, "iam:AttachRolePolicy", role_arn, {"iam:PolicyARN": policy}) == ALLOW
+    passed = {"iam:PassedToService": "ecs.amazonaws.com"}
+    assert evaluate(docs, "iam:PassRole", role_arn, passed) == ALLOW
+    assert lb["advancedConfiguration"]["roleArn"].startswith(
+        f"arn:aws:iam::{ACCOUNT}:role/service-prod/app-ecs-infrastructure"
+    )
+
+
+def test_the_boundary_lets_ecs_shift_traffic_and_nothing_more(boundary):
+    """ECS's infrastructure role is created with the boundary, which caps its managed policy:
+    the boundary must allow the target registrations and the rule changes of a deployment."""
+    docs = [boundary]
+    run = run_stack("prod")
+    (lb,) = run.named("app-service").plain_inputs()["loadBalancers"]
+    rule = lb["advancedConfiguration"]["productionListenerRule"]
+    listener = run.named("web-production").plain_inputs()["listenerArn"]
+    for group in (lb["targetGroupArn"], lb["advancedConfiguration"]["alternateTargetGroupArn"]):
+        for action in ("RegisterTargets", "DeregisterTargets"):
+            assert evaluate(docs, f"elasticloadbalancing:{action}", group) == ALLOW, action
+    assert evaluate(docs, "elasticloadbalancing:ModifyRule", rule) == ALLOW
+    assert evaluate(docs, "elasticloadbalancing:ModifyListener", listener) == ALLOW
+    assert evaluate(docs, "elasticloadbalancing:DescribeRules", "*") == ALLOW
+    alb = run.named("web-production").plain_inputs()["listenerArn"].rsplit("/", 1)[0]
+    alb = alb.replace(":listener/app/", ":loadbalancer/app/")
+    for action in ("DeleteLoadBalancer", "DeleteRule", "CreateListener"):
+        assert evaluate(docs, f"elasticloadbalancing:{action}", alb) != ALLOW, action

@@ -122,8 +122,12 @@ CHECKED_FINDINGS = {
         "to that bucket's log objects, no further",
     ),
     "RESOURCE_MISMATCH": (
-        lambda f: all("listener/net/" in d["required_format"] for d in f.detail),
-        "parliament wants the NLB listener format too; the program only has an ALB",
+        lambda f: all(
+            "listener/net/" in d["required_format"] or "listener-rule/net/" in d["required_format"]
+            for d in f.detail
+        ),
+        "parliament wants the NLB listener (and listener rule) format too; the program only has "
+        "an ALB",
     ),
 }
 

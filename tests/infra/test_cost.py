@@ -44,6 +44,7 @@ TABLE = {
             "cloudwatch": {
                 "alarm_metric_month": 0.10,
                 "alarm_high_resolution_metric_month": 0.30,
+                "dashboard_month": 3.00,
                 "custom_metric_month": 0.30,
                 "logs_ingest_gb": 0.50,
                 "logs_storage_gb_month": 0.03,
@@ -290,6 +291,13 @@ def test_alarms_cost_per_metric_and_more_at_high_resolution():
     assert estimate(fast)["monthly_total"] == 0.3
 
 
+def test_the_dashboard_costs_its_month_and_the_app_metrics_it_reads():
+    dashboard = res("aws:cloudwatch/dashboard:Dashboard", "d", dashboardName="svc")
+    assert monthly(estimate(dashboard), "CloudWatch dashboard") == 3.0
+    assert monthly(estimate(dashboard), "the app's own metrics") == 6.3  # 21 * $0.30
+    assert monthly(estimate(dashboard, app_custom_metrics=10), "the app's own metrics") == 3.0
+
+
 def test_logs_cost_ingestion_and_retained_storage():
     r = estimate(res("aws:cloudwatch/logGroup:LogGroup", "logs", retentionInDays=30))
     assert monthly(r, "CloudWatch Logs ingestion") == 2.5  # 5 GB * $0.50
@@ -474,8 +482,10 @@ def test_unverified_regions_say_so():
 # The S3 gateway endpoint (every stack) takes the worker's image pulls off NAT; prod's four
 # interface endpoints add 4 x 3 AZ x 730 h x $0.01 = $87.60 (issue 20). Every stack's dead-letter
 # alarm adds $0.10; prod's managed rule groups $3, WAF logs $0.29, Enhanced Monitoring $0.23 and
-# the access-log bucket $0.18 (issue 20, second part).
-STACK_TOTALS = {"dev": 93.04, "staging": 122.47, "prod": 471.33}
+# the access-log bucket $0.18 (issue 20, second part). Every stack's dashboard adds $3 and the
+# app's own metrics (EMF) $6.30; prod's canary its three release alarms ($1.00) and the second
+# target group's unhealthy-hosts metric ($0.10) (issue 19).
+STACK_TOTALS = {"dev": 102.34, "staging": 131.77, "prod": 481.73}
 
 
 @pytest.mark.parametrize("stack", sorted(STACK_TOTALS))

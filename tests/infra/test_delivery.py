@@ -167,8 +167,9 @@ BOUNDARY = "arn:aws:iam::123456789012:policy/service-ci/service-workload-boundar
 def test_every_role_lives_under_the_stack_path(stack):
     """The deploy roles may create roles only under /service-<stack>/."""
     roles = run_stack(stack).of_type("aws:iam/role:Role")
-    # execution, task, scheduler; prod also RDS Enhanced Monitoring's
-    assert len(roles) == (4 if stack == "prod" else 3)
+    # execution, task, scheduler; prod also RDS Enhanced Monitoring's and ECS's infrastructure
+    # role for its canary deployments
+    assert len(roles) == (5 if stack == "prod" else 3)
     assert {r.inputs.get("path") for r in roles} == {f"/service-{stack}/"}
     assert all(not r.inputs.get("permissionsBoundary") for r in roles)
 

@@ -53,7 +53,7 @@ def arns_in(run) -> set[str]:
 
 # IAM ARNs in the plan that are not the stack's roles: AWS managed policies, and the us-east-1
 # Elastic Load Balancing account that writes the access logs (the provider's answer).
-NOT_OURS = re.compile(r"arn:aws:iam::aws:policy/service-role/\w+|arn:aws:iam::127311923021:root")
+NOT_OURS = re.compile(r"arn:aws:iam::aws:policy/(service-role/)?\w+|arn:aws:iam::127311923021:root")
 
 
 def test_iam_arns_have_no_region_and_sit_under_the_stack_path(prod):
@@ -70,7 +70,10 @@ def test_iam_arns_have_no_region_and_sit_under_the_stack_path(prod):
         (
             "elasticloadbalancing",
             r"arn:aws:elasticloadbalancing:us-east-1:123456789012:"
-            r"(loadbalancer/app|targetgroup)/[\w-]+/[0-9a-f]{16}",
+            r"((loadbalancer/app|targetgroup)/[\w-]+/[0-9a-f]{16}"
+            # a listener and its rule: <lb name>/<lb id>/<listener id>[/<rule id>]
+            r"|listener/app/[\w-]+/[0-9a-f]{16}/[0-9a-f]{8}"
+            r"|listener-rule/app/[\w-]+/[0-9a-f]{16}/[0-9a-f]{8}/[0-9a-f]{8})",
         ),
         ("secretsmanager", r"arn:aws:secretsmanager:us-east-1:123456789012:secret:.+"),
         ("wafv2", r"arn:aws:wafv2:us-east-1:123456789012:regional/webacl/[\w-]+/[0-9a-f]{8}"),

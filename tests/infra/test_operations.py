@@ -131,20 +131,54 @@ def test_autoscaling_bounds_per_stack(stack_run, stack, bounds):
     assert target["resourceId"] == f"service/{cluster}/{service}"
 
 
-def test_target_tracking_on_cpu_and_on_alb_requests_per_target(prod):
-    policies = {
+def scaling_policies(run) -> dict[str, dict]:
+    return {
         r.name: r.inputs["targetTrackingScalingPolicyConfiguration"]
-        for r in prod.of_type("aws:appautoscaling/policy:Policy")
+        for r in run.of_type("aws:appautoscaling/policy:Policy")
     }
+
+
+def test_target_tracking_on_cpu_and_on_alb_requests_per_target(staging):
+    policies = scaling_policies(staging)
     assert set(policies) == {"app-scale-cpu", "app-scale-requests"}
     cpu = policies["app-scale-cpu"]["predefinedMetricSpecification"]
     assert cpu == {"predefinedMetricType": "ECSServiceAverageCPUUtilization"}
     requests = policies["app-scale-requests"]["predefinedMetricSpecification"]
     assert requests["predefinedMetricType"] == "ALBRequestCountPerTarget"
-    alb, tg = (mock_physical_name(prod.named(n)) for n in ("web-alb", "web-tg"))
+    alb, tg = (mock_physical_name(staging.named(n)) for n in ("web-alb", "web-tg"))
     assert requests["resourceLabel"] == (
         f"app/{alb}/0123456789abcdef/targetgroup/{tg}/0123456789abcdef"
     )
+
+
+def test_with_two_target_groups_requests_scaling_follows_the_busier_one(prod):
+    """Canary in prod: the live target group alternates between deployments, so the requests
+    policy tracks RequestCountPerTarget of whichever group carries the traffic."""
+    policy = scaling_policies(prod)["app-scale-requests"]
+    assert policy["targetValue"] == 500 and "predefinedMetricSpecification" not in policy
+    *groups, busiest = policy["customizedMetricSpecification"]["metrics"]
+    assert busiest == {
+        "id": "busiest",
+        "expression": "MAX([FILL(m0, 0), FILL(m1, 0)])",
+        "label": "Requests per target of the busiest target group",
+        "returnData": True,
+    }
+    alb = f"app/{mock_physical_name(prod.named('web-alb'))}/0123456789abcdef"
+    suffixes = [
+        f"targetgroup/{mock_physical_name(prod.named(n))}/0123456789abcdef"
+        for n in ("web-tg", "web-tg-alt")
+    ]
+    for query, suffix in zip(groups, suffixes, strict=True):
+        assert query["metricStat"]["stat"] == "Sum" and query["returnData"] is False
+        metric = query["metricStat"]["metric"]
+        assert (metric["namespace"], metric["metricName"]) == (
+            "AWS/ApplicationELB",
+            "RequestCountPerTarget",
+        )
+        assert metric["dimensions"] == [
+            {"name": "TargetGroup", "value": suffix},
+            {"name": "LoadBalancer", "value": alb},
+        ]
 
 
 # ---- alarms -------------------------------------------------------------------------------------

@@ -89,7 +89,9 @@ def test_service_has_circuit_breaker_with_rollback_and_waits_for_steady_state(an
     assert i["deploymentMinimumHealthyPercent"] == 100
     assert i["deploymentMaximumPercent"] == 200
     assert i["healthCheckGracePeriodSeconds"] >= 60
-    assert svc.custom_timeouts == {"create": "20m", "update": "20m", "delete": "20m"}
+    # prod's canary waits for its two 5-minute bakes on top of a rolling deployment's 20 minutes
+    minutes = 30 if stack == "prod" else 20
+    assert svc.custom_timeouts == {op: f"{minutes}m" for op in ("create", "update", "delete")}
     assert "desiredCount" in svc.ignore_changes
 
 

@@ -46,6 +46,7 @@ READ_ACTIONS = (
     "logs:ListTagsForResource",
     "logs:ListTagsLogGroup",
     "cloudwatch:DescribeAlarms",
+    "cloudwatch:GetDashboard",
     "cloudwatch:ListTagsForResource",
     "sns:GetTopicAttributes",
     "sns:GetSubscriptionAttributes",
@@ -86,16 +87,20 @@ IMAGE_PUSH_ACTIONS = (
     "ecr:PutImage",
     "ecr:UploadLayerPart",
 )
-# The AWS managed policies the program attaches: the ECS agent's (infra/components/service.py) and
-# RDS Enhanced Monitoring's (infra/components/database.py).
+# The AWS managed policies the program attaches: the ECS agent's and, for blue/green and canary
+# deployments, ECS's load-balancer infrastructure role's (infra/components/service.py), and RDS
+# Enhanced Monitoring's (infra/components/database.py).
 ATTACHABLE_POLICIES = (
     "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy",
+    "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers",
     "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
 )
-# Services the program's roles are passed to: ECS (task and execution roles), EventBridge
-# Scheduler (the worker schedule's role) and RDS Enhanced Monitoring (the monitoring role).
+# Services the program's roles are passed to: ECS tasks (task and execution roles), ECS itself
+# (the infrastructure role of a blue/green or canary service), EventBridge Scheduler (the worker
+# schedule's role) and RDS Enhanced Monitoring (the monitoring role).
 PASSED_TO_SERVICES = (
     "ecs-tasks.amazonaws.com",
+    "ecs.amazonaws.com",
     "scheduler.amazonaws.com",
     "monitoring.rds.amazonaws.com",
 )
@@ -180,12 +185,15 @@ LOAD_BALANCER_WRITE_ACTIONS = (
     "elasticloadbalancing:AddTags",
     "elasticloadbalancing:CreateListener",
     "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateRule",
     "elasticloadbalancing:CreateTargetGroup",
     "elasticloadbalancing:DeleteListener",
     "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:DeleteRule",
     "elasticloadbalancing:DeleteTargetGroup",
     "elasticloadbalancing:ModifyListener",
     "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "elasticloadbalancing:ModifyRule",
     "elasticloadbalancing:ModifyTargetGroup",
     "elasticloadbalancing:ModifyTargetGroupAttributes",
     "elasticloadbalancing:RemoveTags",
@@ -255,6 +263,9 @@ ALARM_WRITE_ACTIONS = (
     "cloudwatch:TagResource",
     "cloudwatch:UntagResource",
 )
+
+# The stack's dashboard (named <prefix>; dashboards carry no tags).
+DASHBOARD_WRITE_ACTIONS = ("cloudwatch:DeleteDashboards", "cloudwatch:PutDashboard")
 
 ALARM_TOPIC_WRITE_ACTIONS = (
     "sns:CreateTopic",
@@ -424,6 +435,23 @@ RDS_MONITORING_LOG_ACTIONS = (
     "logs:GetLogEvents",
     "logs:PutLogEvents",
     "logs:PutRetentionPolicy",
+)
+
+
+# AmazonECSInfrastructureRolePolicyForLoadBalancers, as far as a blue/green or canary deployment
+# behind an ALB uses it: ECS registers the new tasks in the idle target group and moves the
+# production listener rule's weights. Reads first (no resource type), then the writes.
+LOAD_BALANCER_SHIFT_READ_ACTIONS = (
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+)
+LOAD_BALANCER_SHIFT_WRITE_ACTIONS = (
+    "elasticloadbalancing:DeregisterTargets",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:ModifyRule",
+    "elasticloadbalancing:RegisterTargets",
 )
 
 

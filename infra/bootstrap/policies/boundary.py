@@ -5,6 +5,8 @@ from __future__ import annotations
 from infra.bootstrap.policies.actions import (
     ECS_EXEC_ACTIONS,
     IAM_WRITE_ACTIONS,
+    LOAD_BALANCER_SHIFT_READ_ACTIONS,
+    LOAD_BALANCER_SHIFT_WRITE_ACTIONS,
     RDS_MONITORING_LOG_ACTIONS,
     RDS_MONITORING_LOG_GROUP,
 )
@@ -14,7 +16,8 @@ from infra.bootstrap.policies.scope import AccountScope
 
 def boundary_policy(scope: AccountScope) -> dict:
     """The permissions boundary of every role the deploy roles create: the most a workload
-    role (ECS execution/task role, the scheduler's role, the RDS monitoring role) can ever do,
+    role (ECS execution/task role, the scheduler's role, the RDS monitoring role, ECS's
+    load-balancer infrastructure role) can ever do,
     whatever policy is put on it; no IAM change outside the project's stack paths; the boundary
     cannot be removed."""
     project_roles = [scope.workload_role_arns(stack) for stack in scope.workload_stacks]
@@ -71,6 +74,18 @@ def boundary_policy(scope: AccountScope) -> dict:
             ],
         ),
         allow("EcsExec", ECS_EXEC_ACTIONS, "*"),
+        # ECS's infrastructure role (blue/green and canary deployments): what its managed policy
+        # grants for an Application Load Balancer, in this account and region.
+        allow("ReadLoadBalancerForDeployments", LOAD_BALANCER_SHIFT_READ_ACTIONS, "*"),
+        allow(
+            "ShiftLoadBalancerTrafficForDeployments",
+            LOAD_BALANCER_SHIFT_WRITE_ACTIONS,
+            [
+                scope.arn("elasticloadbalancing", "targetgroup/*/*"),
+                scope.arn("elasticloadbalancing", "listener/app/*/*/*"),
+                scope.arn("elasticloadbalancing", "listener-rule/app/*/*/*/*"),
+            ],
+        ),
         {
             "Sid": "DenyIamOutsideTheProjectPaths",
             "Effect": "Deny",

@@ -14,6 +14,7 @@ from infra.bootstrap.policies.actions import (
     AUTOSCALING_WRITE_ACTIONS,
     CACHE_WRITE_ACTIONS,
     CONTAINER_WRITE_ACTIONS,
+    DASHBOARD_WRITE_ACTIONS,
     DATABASE_SECRET_WRITE_ACTIONS,
     DATABASE_WRITE_ACTIONS,
     GUARDED_WRITE_ACTIONS,
@@ -200,6 +201,8 @@ def deploy_policy(scope: AccountScope, keys: KeyArns, stack: str) -> dict:
                 scope.arn("elasticloadbalancing", "loadbalancer/app/*/*"),
                 scope.arn("elasticloadbalancing", "targetgroup/*/*"),
                 scope.arn("elasticloadbalancing", "listener/app/*/*/*"),
+                # the production listener rule of a blue/green or canary stack
+                scope.arn("elasticloadbalancing", "listener-rule/app/*/*/*/*"),
             ],
         ),
         allow(
@@ -243,6 +246,12 @@ def deploy_policy(scope: AccountScope, keys: KeyArns, stack: str) -> dict:
             "Alarms",
             ALARM_WRITE_ACTIONS,
             scope.arn("cloudwatch", "alarm:*"),
+        ),
+        allow(
+            # Dashboards are global: no region in their ARN.
+            "Dashboard",
+            DASHBOARD_WRITE_ACTIONS,
+            scope.arn("cloudwatch", f"dashboard/{prefix}", region=False),
         ),
         allow("AlarmTopic", ALARM_TOPIC_WRITE_ACTIONS, scope.arn("sns", "*")),
         allow(

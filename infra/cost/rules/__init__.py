@@ -13,7 +13,7 @@ from infra.cost.rules.containers import (
     rule_schedule,
 )
 from infra.cost.rules.data import rule_rds_instance, rule_replication_group, rule_secret
-from infra.cost.rules.monitoring import rule_log_group, rule_metric_alarm
+from infra.cost.rules.monitoring import rule_dashboard, rule_log_group, rule_metric_alarm
 from infra.cost.rules.network import (
     rule_eip,
     rule_load_balancer,
@@ -37,6 +37,7 @@ RULES: dict[str, Rule] = {
     "aws:secretsmanager/secret:Secret": rule_secret,
     "aws:cloudwatch/metricAlarm:MetricAlarm": rule_metric_alarm,
     "aws:cloudwatch/logGroup:LogGroup": rule_log_group,
+    "aws:cloudwatch/dashboard:Dashboard": rule_dashboard,
     "aws:wafv2/webAcl:WebAcl": rule_web_acl,
     VPC_ENDPOINT: rule_vpc_endpoint,
     "aws:ecr/repository:Repository": rule_ecr_repository,
@@ -65,6 +66,8 @@ FREE: dict[str, str] = {
     "aws:appautoscaling/policy:Policy": "no charge (its alarms are managed by AWS, free)",
     "aws:lb/listener:Listener": "no charge (the ALB is priced)",
     "aws:alb/listener:Listener": "no charge (the ALB is priced)",
+    "aws:lb/listenerRule:ListenerRule": "no charge (the ALB is priced; rules beyond the "
+    "listener's first 100 cost LCUs, this program has one)",
     "aws:lb/targetGroup:TargetGroup": "no charge (the ALB is priced)",
     "aws:alb/targetGroup:TargetGroup": "no charge (the ALB is priced)",
     "aws:wafv2/webAclAssociation:WebAclAssociation": "no charge (the web ACL is priced)",

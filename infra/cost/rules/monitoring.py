@@ -1,4 +1,5 @@
-"""Monitoring: CloudWatch alarms and log groups."""
+"""Monitoring: CloudWatch alarms, the dashboard (and the app's metrics it reads) and log
+groups."""
 
 from __future__ import annotations
 
@@ -25,6 +26,29 @@ def rule_metric_alarm(ctx: Context, r: dict) -> list[Item]:
             "alarm metric-month",
             ctx.price("cloudwatch", key),
             f"{len(metrics) or 1} metric(s) in the alarm",
+        ),
+    ]
+
+
+def rule_dashboard(ctx: Context, r: dict) -> list[Item]:
+    metrics = ctx.assumptions["app_custom_metrics"]
+    return [
+        line_item(
+            r,
+            "CloudWatch dashboard",
+            1,
+            "dashboard-month",
+            ctx.price("cloudwatch", "dashboard_month"),
+            "an account's first three dashboards (up to 50 metrics each) are free: not deducted",
+        ),
+        line_item(
+            r,
+            "the app's own metrics (EMF, METRICS_NAMESPACE) the dashboard reads",
+            metrics,
+            "metric-month",
+            ctx.price("cloudwatch", "custom_metric_month"),
+            f"app_custom_metrics {metrics:g}, each billed for the hours it is published: an "
+            "upper bound",
         ),
     ]
 
