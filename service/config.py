@@ -90,7 +90,7 @@ class Settings(BaseSettings):
 
     redis_url: SecretStr | None = None
 
-    # Rate limits (service/ratelimit.py): limit("items:create") reads rate_limit_items_create.
+    # Rate limits (service/ratelimit/): limit("items:create") reads rate_limit_items_create.
     rate_limit_enabled: bool = True
     # Redis unreachable: let requests through (true) or answer 503 (false).
     rate_limit_fail_open: bool = True

@@ -5,6 +5,7 @@ flood never switches limiting off for everyone. And IPv6 clients are keyed by th
 import pytest
 
 from service import ratelimit
+from service.ratelimit import storage
 from tests.ratelimit.conftest import AppFactory
 from tests.ratelimit.helpers import client_from, new_item, seed_user
 
@@ -14,7 +15,7 @@ pytestmark = pytest.mark.redis
 async def test_no_free_connection_sheds_the_request_instead_of_admitting_it(
     make_app: AppFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ratelimit, "_CONNECTION_WAIT_SECONDS", 0.2)
+    monkeypatch.setattr(storage, "CONNECTION_WAIT_SECONDS", 0.2)
     app = make_app(RATE_LIMIT_REDIS_MAX_CONNECTIONS=1, RATE_LIMIT_FAIL_OPEN=True)
     limiter = app.state.rate_limiter
     user = await seed_user(app.state.sessionmaker)
