@@ -6,20 +6,14 @@ so the transaction that records the run never waits on the network."""
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import events
 from service.automations.models import Automation
 from service.db import utcnow
-from service.items.models import Item
-from service.items.service import stage_item_event
-
-# Bounds one run's work; the rest is archived by the next run.
-ARCHIVE_BATCH_LIMIT = 1000
+from service.items import service as items
 
 
 @dataclass(frozen=True)
@@ -67,28 +61,8 @@ async def execute(
         )
         return Outcome("pending", 0, "queued for delivery", QueuedWebhook(delivery_id, body))
     if action["type"] == "archive_stale_items":
-        archived = await archive_stale_items(
+        archived = await items.archive_stale_items(
             session, owner_id=automation.owner_id, older_than_days=action["older_than_days"]
         )
         return Outcome("success", 1, f"archived {archived} item(s)")
     return Outcome("failed", 0, f"unknown action type {action['type']!r}")
-
-
-async def archive_stale_items(session: AsyncSession, *, owner_id: int, older_than_days: int) -> int:
-    """Archive the owner's unarchived items not updated for older_than_days, with their events.
-
-    Runs in the caller's transaction (the run row and the outbox events commit together).
-    """
-    cutoff = utcnow() - timedelta(days=older_than_days)
-    stale = await session.scalars(
-        select(Item)
-        .where(Item.owner_id == owner_id, Item.archived.is_(False), Item.updated_at < cutoff)
-        .order_by(Item.id)
-        .limit(ARCHIVE_BATCH_LIMIT)
-    )
-    count = 0
-    for item in stale.all():
-        item.archived = True
-        stage_item_event(session, item=item, kind=events.ITEM_UPDATED, previous={"archived": False})
-        count += 1
-    return count

@@ -1,12 +1,15 @@
 """Item use cases. Every function takes a session (or, for the hot reads, a Reader) and plain
 arguments, never a Request."""
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from service import events
+from service.db import utcnow
 from service.db_reads import Reader
 from service.items import queries
 from service.items.exceptions import ItemNotFound
@@ -110,3 +113,27 @@ def _jsonable(value: Any) -> Any:
 async def delete_item(session: AsyncSession, *, item: Item) -> None:
     await session.delete(item)
     await session.commit()
+
+
+# Bounds one call's work (one automation run); the rest is archived by the next.
+ARCHIVE_BATCH_LIMIT = 1000
+
+
+async def archive_stale_items(session: AsyncSession, *, owner_id: int, older_than_days: int) -> int:
+    """Archive the owner's unarchived items not updated for older_than_days, with their events.
+
+    Runs in the caller's transaction (the run row and the outbox events commit together).
+    """
+    cutoff = utcnow() - timedelta(days=older_than_days)
+    stale = await session.scalars(
+        select(Item)
+        .where(Item.owner_id == owner_id, Item.archived.is_(False), Item.updated_at < cutoff)
+        .order_by(Item.id)
+        .limit(ARCHIVE_BATCH_LIMIT)
+    )
+    count = 0
+    for item in stale.all():
+        item.archived = True
+        stage_item_event(session, item=item, kind=events.ITEM_UPDATED, previous={"archived": False})
+        count += 1
+    return count
