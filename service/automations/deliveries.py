@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, Update, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from service import metrics
@@ -81,6 +81,21 @@ def _lease(policy: WebhookPolicy) -> timedelta:
     return timedelta(seconds=policy.timeout_seconds + LEASE_MARGIN_SECONDS)
 
 
+def _while_unchanged(run_id: int, attempts: int) -> Update:
+    """An UPDATE of a pending run that applies only while its attempt count is `attempts`: the
+    attempt count is the claim (a claim raises it; a lapsed claimant's outcome then matches no
+    row)."""
+    return (
+        update(AutomationRun)
+        .where(
+            AutomationRun.id == run_id,
+            AutomationRun.attempts == attempts,
+            AutomationRun.status == PENDING,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _pending_runs() -> Select[tuple[AutomationRun, Automation]]:
     return (
         select(AutomationRun, Automation)
@@ -119,14 +134,9 @@ async def claim(
     run, automation = row
     attempt = run.attempts + 1
     claimed = await session.execute(
-        update(AutomationRun)
-        .where(
-            AutomationRun.id == run.id,
-            AutomationRun.attempts == run.attempts,
-            AutomationRun.status == PENDING,
+        _while_unchanged(run.id, run.attempts).values(
+            attempts=attempt, next_attempt_at=now + _lease(policy)
         )
-        .values(attempts=attempt, next_attempt_at=now + _lease(policy))
-        .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # SQLite only: another claimant got there first
         await session.rollback()
@@ -185,19 +195,12 @@ async def record(
     else:
         status, detail = DEAD, f"{detail}; gave up after {claimed.attempt} attempt(s)"
     stored = await session.execute(
-        update(AutomationRun)
-        .where(
-            AutomationRun.id == claimed.run_id,
-            AutomationRun.attempts == claimed.attempt,
-            AutomationRun.status == PENDING,
-        )
-        .values(
+        _while_unchanged(claimed.run_id, claimed.attempt).values(
             status=status,
             detail=detail[:DETAIL_MAX_LENGTH],
             next_attempt_at=next_attempt_at,
             finished_at=None if status == PENDING else now,
         )
-        .execution_options(synchronize_session=False)
     )
     await session.commit()
     if stored.rowcount != 1:
