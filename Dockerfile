@@ -86,8 +86,12 @@ EXPOSE 8000
 # Graceful shutdown 20 s < ECS stopTimeout 30 s: in-flight requests finish before SIGKILL.
 # The app writes its own access log (service/observability.py). No `server: uvicorn` header: it
 # tells an attacker what to look up (docs/security.md).
+# --http: uvicorn's httptools protocol with a bounded request head (64 KiB, else 431) and head
+# read time (10 s, else 408), and the idle timer armed on connect: service/server.py, finding 5
+# in docs/security.md.
 CMD ["uvicorn", "service.main:app", \
      "--host", "0.0.0.0", "--port", "8000", \
+     "--http", "service.server:BoundedHttpToolsProtocol", \
      "--proxy-headers", \
      "--timeout-graceful-shutdown", "20", \
      "--no-access-log", \

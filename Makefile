@@ -43,7 +43,7 @@ migrate: $(SERVICE_STAMP) ## Apply migrations to DATABASE_URL (default: ./local.
 	$(PY) -m service.migrate
 
 dev: migrate ## Serve on http://127.0.0.1:8000 (docs at /docs) with SQLite and the in-memory limiter
-	$(VENV)/bin/uvicorn service.main:app --reload --host $(HOST) --port $(PORT)
+	$(VENV)/bin/uvicorn service.main:app --reload --host $(HOST) --port $(PORT) --http service.server:BoundedHttpToolsProtocol
 
 admin: $(SERVICE_STAMP) ## Manage accounts on DATABASE_URL: make admin ARGS='create-user --email you@example.com --admin' (password prompted; set-admin, deactivate)
 	$(PY) -m service.admin $(ARGS)

@@ -6,7 +6,9 @@ What it does, in order (every step bounded in time, every process and database c
 2. creates a fresh PostgreSQL database on 127.0.0.1, migrated by `python -m service.migrate`;
 3. starts real uvicorn processes on free 127.0.0.1 ports, all with the same flags: the baseline
    (bench/baseline_app.py) and the service once per rate-limiter mode (production-like Redis,
-   in-memory, off), JSON logs redirected to files;
+   in-memory, off), JSON logs redirected to files; and the production-like service three more
+   times, each serving only the protocol comparison: under the image's bounded HTTP protocol,
+   plain httptools and h11;
 4. seeds a user and its items through the API;
 5. warms every scenario up, then measures them in interleaved slices (round-robin), so background
    load on a shared machine hits every scenario alike and the ratios stay comparable;
@@ -65,6 +67,12 @@ TARGETS = {
     "health_vs_baseline": 0.574,
     "limiter_redis_vs_off": 0.90,
     "limiter_memory_vs_off": 0.97,
+    # Issue 23, finding 5: the image's bounded protocol (service/server.py) against plain
+    # httptools may cost no more than a run's noise; h11 (the other way to bound a head) is the
+    # slower alternative it was chosen over.
+    "health_bounded_vs_httptools": 0.95,
+    "get_item_bounded_vs_httptools": 0.95,
+    "health_bounded_vs_h11": 1.0,
 }
 # Environment variables the service reads; never inherited from the caller's shell by accident.
 SERVICE_ENV_PREFIXES = (
@@ -149,6 +157,13 @@ SCENARIOS = [
     Scenario("limiter_off", "limiter_off", "GET", "/items/{item_id}", authenticated=True),
     Scenario("limiter_memory", "limiter_memory", "GET", "/items/{item_id}", authenticated=True),
     Scenario("limiter_redis", "service", "GET", "/items/{item_id}", authenticated=True),
+    # The protocol comparison: one process per protocol serving only these, so that the image's
+    # and plain httptools' processes have done the same work when they are compared.
+    Scenario("health_bounded", "http_bounded", "GET", "/health"),
+    Scenario("get_item_bounded", "http_bounded", "GET", "/items/{item_id}", authenticated=True),
+    Scenario("health_httptools", "http_httptools", "GET", "/health"),
+    Scenario("get_item_httptools", "http_httptools", "GET", "/items/{item_id}", authenticated=True),
+    Scenario("health_h11", "http_h11", "GET", "/health"),
 ]
 RATIOS = {
     "get_item_vs_baseline": ("get_item", "baseline"),
@@ -158,6 +173,15 @@ RATIOS = {
     "health_vs_baseline": ("health", "baseline"),
     "limiter_redis_vs_off": ("limiter_redis", "limiter_off"),
     "limiter_memory_vs_off": ("limiter_memory", "limiter_off"),
+    "health_bounded_vs_httptools": ("health_bounded", "health_httptools"),
+    "get_item_bounded_vs_httptools": ("get_item_bounded", "get_item_httptools"),
+    "health_bounded_vs_h11": ("health_bounded", "health_h11"),
+}
+# The HTTP protocol of a server process (uvicorn's --http): the image's unless named here. The
+# http_* processes are `service` (Redis limiter) again, under each protocol.
+PROTOCOL_VARIANTS = {
+    "http_httptools": ["--http", "httptools"],
+    "http_h11": ["--http", "h11", "--h11-max-incomplete-event-size", "65536"],
 }
 
 
@@ -481,17 +505,33 @@ def free_port() -> int:
 
 
 def keep_alive_from_dockerfile() -> str:
-    """The production keep-alive (it must outlive the ALB's idle timeout); 75 s if not found."""
+    """The production keep-alive (it must outlive the ALB's idle timeout); 75 s if not found.
+    The image sets it in its environment (UVICORN_TIMEOUT_KEEP_ALIVE), once on its command line."""
     dockerfile = ROOT / "Dockerfile"
     if dockerfile.exists():
-        match = re.search(r'"--timeout-keep-alive",\s*"(\d+)"', dockerfile.read_text())
+        text = dockerfile.read_text()
+        match = re.search(r"UVICORN_TIMEOUT_KEEP_ALIVE=(\d+)", text) or re.search(
+            r'"--timeout-keep-alive",\s*"(\d+)"', text
+        )
         if match:
             return match.group(1)
     return "75"
 
 
-def uvicorn_command(app: str, port: int) -> list[str]:
-    """One set of flags for the baseline and the service: the production ones."""
+def http_protocol_from_dockerfile() -> str:
+    """The image's `--http` (service/server.py's bounded protocol); httptools if it names none,
+    as uvicorn's `auto` picks it when installed."""
+    dockerfile = ROOT / "Dockerfile"
+    if dockerfile.exists():
+        match = re.search(r'"--http",\s*"([^"]+)"', dockerfile.read_text())
+        if match:
+            return match.group(1)
+    return "httptools"
+
+
+def uvicorn_command(app: str, port: int, protocol: list[str] | None = None) -> list[str]:
+    """One set of flags for the baseline and the service: the production ones. `protocol`
+    replaces the image's `--http` option (PROTOCOL_VARIANTS)."""
     return [
         sys.executable,
         "-m",
@@ -503,8 +543,7 @@ def uvicorn_command(app: str, port: int) -> list[str]:
         str(port),
         "--loop",
         "uvloop",
-        "--http",
-        "httptools",
+        *(protocol or ["--http", http_protocol_from_dockerfile()]),
         "--workers",
         "1",
         "--no-access-log",
@@ -518,9 +557,16 @@ def uvicorn_command(app: str, port: int) -> list[str]:
 
 class Server:
     def __init__(
-        self, name: str, app: str, env: dict[str, str], log_path: Path, cwd: Path = ROOT
+        self,
+        name: str,
+        app: str,
+        env: dict[str, str],
+        log_path: Path,
+        cwd: Path = ROOT,
+        protocol: list[str] | None = None,
     ) -> None:
         self.cwd = cwd
+        self.protocol = protocol
         self.name = name
         self.app = app
         self.env = env
@@ -535,7 +581,7 @@ class Server:
     def start(self) -> None:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                uvicorn_command(self.app, self.port),
+                uvicorn_command(self.app, self.port, self.protocol),
                 cwd=self.cwd,
                 env=self.env,
                 stdout=log,
@@ -882,23 +928,23 @@ def round_ratios(numerator: list[Sample], denominator: list[Sample]) -> list[flo
 
 def render(document: dict[str, Any]) -> str:
     lines = [
-        f"{'scenario':<16}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs base':>9}"
+        f"{'scenario':<20}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'errors':>8}{'vs base':>9}"
         f"{'CPU us/req':>12}",
-        "-" * 75,
+        "-" * 79,
     ]
     for name, row in document["scenarios"].items():
         lines.append(
-            f"{name:<16}{row['requests_per_second']:>10.1f}{row['p50_ms']:>10.2f}"
+            f"{name:<20}{row['requests_per_second']:>10.1f}{row['p50_ms']:>10.2f}"
             f"{row['p99_ms']:>10.2f}{row['errors']:>8}{row['ratio_to_baseline']:>9.3f}"
             f"{row['server_cpu_us_per_request']:>12.0f}"
         )
     lines.append("")
-    lines.append(f"{'ratio (median of rounds)':<26}{'value':>7}   {'rounds min-max':<15}target")
+    lines.append(f"{'ratio (median of rounds)':<31}{'value':>7}   {'rounds min-max':<15}target")
     for key, value in document["ratios"].items():
         verdict = "met" if value is not None and value >= TARGETS[key] else "MISSED"
         low, high = document["ratio_spread"][key] or (float("nan"), float("nan"))
         lines.append(
-            f"{key:<26}{value:>7.3f}   {low:.3f}-{high:.3f}    >= {TARGETS[key]:.3f}  {verdict}"
+            f"{key:<31}{value:>7.3f}   {low:.3f}-{high:.3f}    >= {TARGETS[key]:.3f}  {verdict}"
         )
     machine = document["machine"]
     lines.append("")
@@ -947,12 +993,16 @@ def run(mode: Mode, output: Path | None, keep_logs: bool) -> int:
             ("service", "redis"),
             ("limiter_off", "off"),
             ("limiter_memory", "memory"),
+            ("http_bounded", "redis"),
+            ("http_httptools", "redis"),
+            ("http_h11", "redis"),
         ):
             servers[name] = Server(
                 name,
                 "service.main:app",
                 service_env(database_url, limiter, key_prefix),
                 workdir / f"{name}.log",
+                protocol=PROTOCOL_VARIANTS.get(name),
             )
         with running(list(servers.values())):
             for name, server in servers.items():
@@ -966,6 +1016,7 @@ def run(mode: Mode, output: Path | None, keep_logs: bool) -> int:
         machine["load_average_at_start"] = load_at_start
         machine["load_average_at_end"] = [round(value, 2) for value in os.getloadavg()]
         machine["redis_limiter_keys_peak"] = REDIS_KEYS_PEAK.get(key_prefix, 0)
+        machine["http_protocol"] = http_protocol_from_dockerfile()
         machine["wall_clock_s"] = round(time.monotonic() - started, 1)
         document = results_document(results, rounds, machine)
         print()

@@ -1,5 +1,6 @@
 """Static checks of the Dockerfile and .dockerignore: what cannot be built here must be right."""
 
+import importlib
 import json
 import re
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from infra.components.service import RDS_CA_BUNDLE
 from tests.container.conftest import DOCKERFILE, REPO, RUNTIME_LOCK
@@ -186,6 +188,15 @@ def test_dockerfile_command_leaves_access_log_to_the_app(image_command: list[str
 
 def test_dockerfile_command_sends_no_server_header(image_command: list[str]) -> None:
     assert "--no-server-header" in image_command
+
+
+def test_dockerfile_command_runs_the_bounded_http_protocol(image_command: list[str]) -> None:
+    """httptools with a bounded request head and head read time (docs/security.md, finding 5);
+    tests/reliability/test_header_bounds.py attacks this command."""
+    protocol = option_value(image_command, "--http")
+    assert protocol == "service.server:BoundedHttpToolsProtocol", image_command
+    module, _, name = protocol.partition(":")
+    assert issubclass(getattr(importlib.import_module(module), name), HttpToolsProtocol)
 
 
 def test_dockerfile_has_no_healthcheck_since_it_also_runs_migrate_and_worker(

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from service.server import MAX_HEAD_BYTES
 from tests.container.conftest import ImageVenv, RunningServer
 from tests.container.dockerfile_parser import option_value
 
@@ -162,6 +163,27 @@ def test_image_command_keeps_idle_connections_open_past_uvicorn_default(
         f"the idle connection was closed after {UVICORN_DEFAULT_KEEP_ALIVE_SECONDS + 1.5}s: "
         f"{second!r}"
     )
+
+
+def test_image_command_bounds_the_request_head(serve_image_command: Serve) -> None:
+    """The bounded protocol loads from the wheel (`--http service.server:...`): a head under
+    MAX_HEAD_BYTES is answered, one over it is 431 (tests/reliability/test_header_bounds.py
+    attacks it at length)."""
+    server = serve_image_command()
+
+    lines = [f"X-Pad-{n}: {'a' * 1000}\r\n" for n in range(MAX_HEAD_BYTES // 1024 - 2)]
+    under = f"GET /health HTTP/1.1\r\nHost: test\r\n{''.join(lines)}\r\n".encode()
+    # A few bytes over, not kilobytes: the server closes once it refuses, and bytes it never read
+    # would turn the close into a reset that can beat the 431 to the client.
+    over = under[:-2] + b"X-More: " + b"b" * (MAX_HEAD_BYTES - len(under)) + b"\r\n\r\n"
+    assert len(under) < MAX_HEAD_BYTES < len(over) < MAX_HEAD_BYTES + 16
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        answered = _http_exchange(connection, under)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        refused = _http_exchange(connection, over)
+
+    assert answered.startswith(b"HTTP/1.1 200"), answered[:200]
+    assert refused.startswith(b"HTTP/1.1 431"), refused[:200]
 
 
 def _wait_until_refused(port: int, timeout: float) -> float:
