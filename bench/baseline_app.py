@@ -1,6 +1,6 @@
 """The ceiling: a bare FastAPI app with one route returning a constant JSON object.
 
-Served by bench/run.py with exactly the uvicorn flags the service gets, so the ratio
+Served by bench/servers.py with exactly the uvicorn flags the service gets, so the ratio
 service / baseline measures what the service adds (auth, database, limiter, logging), not the
 framework or the server.
 """

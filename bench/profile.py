@@ -1,61 +1,72 @@
 """`python -m bench.profile [--path PATH] [--seconds N]`: where a hot request spends its time.
 
-Starts the service exactly as `bench.run` does (PostgreSQL, Redis limiter, JSON logs to a file),
-but wrapped by `profiled_app` below, which runs pyinstrument on the server's main thread between
-two bench-only control requests. Drives wrk at the path (default: GET /items/{id} with a JWT) and
-prints pyinstrument's call tree; `--html FILE` also writes the interactive report.
+Starts the service exactly as `bench.run` does (bench/servers.py, bench/fixtures.py: PostgreSQL,
+Redis limiter, JSON logs to a file), but wrapped by `profiled_app` below, which runs pyinstrument
+on the server's main thread between two bench-only control requests. Drives wrk at the path
+(default: GET /items/{id} with a JWT) and prints pyinstrument's call tree; `--html FILE` also
+writes the interactive report.
 
 Never imported by the service: the wrapper exists only in this process's uvicorn.
 """
 
 import argparse
-import contextlib
 import json
 import os
-import shutil
 import sys
-import tempfile
-import uuid
 from pathlib import Path
 
 import httpx
 from pyinstrument import Profiler
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from bench import run as bench
+from bench.fixtures import provisioned, seed, workspace
+from bench.load import Sample, load_generator
+from bench.scenarios import FULL, Scenario
+from bench.servers import Server, ServerSpec, running
 
 CONTROL_PREFIX = "/__bench/profile/"
 SHOW_ALL = bool(os.environ.get("BENCH_PROFILE_SHOW_ALL"))
-_profiler: Profiler | None = None
-_service_app = None
 
 
-async def profiled_app(scope: Scope, receive: Receive, send: Send) -> None:
-    """The service, plus /__bench/profile/start and /__bench/profile/stop (returns the report)."""
-    global _profiler, _service_app
-    if _service_app is None:
-        from service.main import app as service_app
+class ProfiledApp:
+    """The service, plus /__bench/profile/start and /__bench/profile/stop (returns the report).
+    Its one instance, `profiled_app`, is what the profiled server's uvicorn loads."""
 
-        _service_app = service_app
-    if scope["type"] == "http" and scope["path"].startswith(CONTROL_PREFIX):
-        action = scope["path"].removeprefix(CONTROL_PREFIX)
+    def __init__(self) -> None:
+        self.profiler: Profiler | None = None
+        self.service_app: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.service_app is None:
+            # Imported here: the service reads its settings at import, from the server's
+            # environment, which the process driving the run does not have.
+            from service.main import app as service_app
+
+            self.service_app = service_app
+        if scope["type"] == "http" and scope["path"].startswith(CONTROL_PREFIX):
+            await self.control(scope["path"].removeprefix(CONTROL_PREFIX), send)
+            return
+        await self.service_app(scope, receive, send)
+
+    async def control(self, action: str, send: Send) -> None:
         body = b"ok"
         if action == "start":
-            _profiler = Profiler(interval=0.0005, async_mode="disabled")
-            _profiler.start()
-        elif action == "stop" and _profiler is not None:
-            _profiler.stop()
+            self.profiler = Profiler(interval=0.0005, async_mode="disabled")
+            self.profiler.start()
+        elif action == "stop" and self.profiler is not None:
+            self.profiler.stop()
             body = json.dumps(
                 {
-                    "text": _profiler.output_text(unicode=True, color=False, show_all=SHOW_ALL),
-                    "flat": flat_report(_profiler),
-                    "html": _profiler.output_html(),
+                    "text": self.profiler.output_text(unicode=True, color=False, show_all=SHOW_ALL),
+                    "flat": flat_report(self.profiler),
+                    "html": self.profiler.output_html(),
                 }
             ).encode()
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": body})
-        return
-    await _service_app(scope, receive, send)
+
+
+profiled_app = ProfiledApp()
 
 
 def flat_report(profiler: Profiler, top: int = 30) -> str:
@@ -106,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.profile")
     parser.add_argument("--path", default="/items/{item_id}", help="GET path, {item_id} allowed")
     parser.add_argument("--seconds", type=int, default=10)
-    parser.add_argument("--connections", type=int, default=bench.FULL.connections)
+    parser.add_argument("--connections", type=int, default=FULL.connections)
     parser.add_argument(
         "--limiter", choices=["redis", "memory", "off"], default="redis", help="limiter mode"
     )
@@ -121,55 +132,39 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", type=Path, help="also write pyinstrument's HTML report here")
     args = parser.parse_args(argv)
 
-    workdir = Path(tempfile.mkdtemp(prefix="bench-profile-"))
-    generator = bench.load_generator(workdir)
-    key_prefix = f"bench-{uuid.uuid4().hex[:8]}"
-    database = bench.create_database()
-    try:
-        database_url = bench.service_database_url(database)
-        bench.migrate(database_url, workdir / "migrate.log")
-        server = bench.Server(
-            "service",
-            "bench.profile:profiled_app",
-            {
-                **bench.service_env(database_url, args.limiter, key_prefix),
-                **dict(item.split("=", 1) for item in args.env),
-            },
-            workdir / "service.log",
-        )
-        with bench.running([server]):
-            server.wait_ready("/health", 60)
-            seed_data = bench.seed(server.url)
-            scenario = bench.Scenario("profile", "service", "GET", args.path, authenticated=True)
-            request = scenario.request(seed_data)
-            server.load(generator, request, 2, args.connections)  # warm-up
-            plain = server.load(generator, request, args.seconds, args.connections)
-            httpx.post(server.url + CONTROL_PREFIX + "start", timeout=10)
-            sample = server.load(generator, request, args.seconds, args.connections)
-            report = httpx.post(server.url + CONTROL_PREFIX + "stop", timeout=60).json()
-        if not args.quiet:
-            print(report["text"])
-            print(report["flat"])
-        for label, measured in (("without profiler", plain), ("under the profiler", sample)):
-            print(
-                f"{request.method} {request.path} {label}: "
-                f"{measured.requests / measured.seconds:.0f} req/s, "
-                f"{1e6 * measured.server_cpu_s / max(1, measured.requests):.0f} us server CPU/req, "
-                f"statuses {measured.statuses}"
-            )
-        if args.html:
-            args.html.write_text(report["html"])
-            print(f"wrote {args.html}")
-        return 0
-    finally:
-        with contextlib.suppress(Exception):
-            bench.drop_database(database)
-        with contextlib.suppress(Exception):
-            bench.delete_redis_keys(key_prefix)
-        if os.environ.get("BENCH_KEEP_LOGS"):
-            print(f"logs kept in {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+    keep_logs = bool(os.environ.get("BENCH_KEEP_LOGS"))
+    with workspace("bench-profile-", keep_logs=keep_logs) as workdir:
+        generator = load_generator(workdir)
+        with provisioned(workdir) as context:
+            spec = ServerSpec("bench.profile:profiled_app", limiter=args.limiter)
+            extra_env = dict(item.split("=", 1) for item in args.env)
+            server = Server("service", spec, context, extra_env=extra_env)
+            with running([server]):
+                seed_data = seed(server.base_url)
+                scenario = Scenario("profile", "service", "GET", args.path, authenticated=True)
+                request = scenario.request(seed_data)
+                server.load(generator, request, 2, args.connections)  # warm-up
+                plain = server.load(generator, request, args.seconds, args.connections)
+                httpx.post(server.base_url + CONTROL_PREFIX + "start", timeout=10)
+                sample = server.load(generator, request, args.seconds, args.connections)
+                report = httpx.post(server.base_url + CONTROL_PREFIX + "stop", timeout=60).json()
+            if not args.quiet:
+                print(report["text"])
+                print(report["flat"])
+            for label, measured in (("without profiler", plain), ("under the profiler", sample)):
+                print(f"{request.method} {request.path} {label}: {throughput(measured)}")
+            if args.html:
+                args.html.write_text(report["html"])
+                print(f"wrote {args.html}")
+    return 0
+
+
+def throughput(sample: Sample) -> str:
+    return (
+        f"{sample.requests / sample.seconds:.0f} req/s, "
+        f"{1e6 * sample.server_cpu_s / max(1, sample.requests):.0f} us server CPU/req, "
+        f"statuses {sample.statuses}"
+    )
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.run import RATIOS, SCENARIOS
+from bench.report import RATIOS
+from bench.scenarios import SCENARIOS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,9 +1,11 @@
-"""`uvicorn service.main:app` in its own process on a free port, configured through its environment.
+"""`uvicorn service.main:app` (or another app) in its own process on a free port, configured through
+its environment.
 
-`start()` returns once /health answers 200; `launch()` and `wait_listening()` are its first steps,
-for tests that wait for something else (every worker of a `--workers N` server, say). The process
-is always stopped by `stop()`, which `with UvicornServer(...) as server:` calls even when starting
-fails. Its output goes to `log_path` (appended).
+`start()` returns once /health answers 200; it is `launch()` then `wait_healthy()`, and
+`wait_listening()` is the first step of that, for callers that wait for something else (every
+worker of a `--workers N` server, say) or start several servers before waiting for any (bench/).
+The process is always stopped by `stop()`, which `with UvicornServer(...) as server:` calls even
+when starting fails. Its output goes to `log_path` (appended).
 """
 
 import contextlib
@@ -18,10 +20,15 @@ from typing import Self
 
 import httpx
 
+from service.config import Settings
 from tests.support.processes import HOST, free_port, stop_process, wait_for_port
 
 REPO = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
+# Every variable the service reads (service/config.py; pydantic-settings ignores their case).
+SERVICE_SETTINGS = frozenset(
+    (info.alias or name).upper() for name, info in Settings.model_fields.items()
+)
 
 
 def minimal_environment() -> dict[str, str]:
@@ -33,6 +40,15 @@ def minimal_environment() -> dict[str, str]:
     }
 
 
+def inherited_environment() -> dict[str, str]:
+    """The caller's environment without the service's settings: what a server configured through
+    `env` alone inherits (PATH, HOME, locale, ...), never a DATABASE_URL or RATE_LIMIT_* of the
+    developer's shell."""
+    return {
+        name: value for name, value in os.environ.items() if name.upper() not in SERVICE_SETTINGS
+    }
+
+
 class UvicornServer:
     def __init__(
         self,
@@ -41,13 +57,17 @@ class UvicornServer:
         log_path: Path,
         args: Sequence[str] = (),
         base_env: Mapping[str, str] | None = None,
+        app: str = "service.main:app",
+        health_path: str = "/health",
     ) -> None:
         """`env` is laid over `base_env` (minimal_environment() unless given); `args` are extra
-        uvicorn options (`("--workers", "2")`)."""
+        uvicorn options (`("--workers", "2")`); `health_path` answers 200 once `app` is ready."""
         self.port = free_port()
         self.env = {**(minimal_environment() if base_env is None else base_env), **env}
         self.log_path = log_path
         self.args = list(args)
+        self.app = app
+        self.health_path = health_path
         self.process: subprocess.Popen | None = None
 
     def __enter__(self) -> Self:
@@ -66,7 +86,7 @@ class UvicornServer:
         return f"http://{HOST}:{self.port}"
 
     def launch(self) -> None:
-        command = [str(VENV_BIN / "uvicorn"), "service.main:app"]
+        command = [str(VENV_BIN / "uvicorn"), self.app]
         command += ["--host", HOST, "--port", str(self.port), "--no-access-log", *self.args]
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
@@ -78,13 +98,23 @@ class UvicornServer:
         wait_for_port(self.port, timeout=timeout, process=self.process)
 
     def start(self, *, timeout: float = 30) -> None:
-        """Launch, wait up to `timeout` for the port, then up to `timeout` for /health."""
+        """Launch, then wait_healthy()."""
         self.launch()
+        self.wait_healthy(timeout=timeout)
+
+    def wait_healthy(self, *, timeout: float) -> None:
+        """Wait up to `timeout` for the port, then up to `timeout` for `health_path` to answer
+        200; fail early if the process exits."""
+        assert self.process is not None
         self.wait_listening(timeout=timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"uvicorn exited with {self.process.returncode}; log: {self.log_path}"
+                )
             with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{self.base_url}/health", timeout=2).status_code == 200:
+                if httpx.get(self.base_url + self.health_path, timeout=2).status_code == 200:
                     return
             time.sleep(0.1)
         raise TimeoutError(f"uvicorn did not become healthy; log: {self.log_path}")
