@@ -184,8 +184,3 @@ class RedisWindow:
 async def _command(connection: Connection, *args: object) -> Any:
     await connection.send_command(*args)
     return await connection.read_response()
-
-
-async def _command(connection: Connection, *args: object) -> Any:
-    await connection.send_command(*args)
-    return await connection.read_response()
