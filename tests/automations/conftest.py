@@ -8,7 +8,7 @@ import pytest
 
 from service.main import close_app, create_app
 from tests.automations.receiver import Receiver
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 @pytest.fixture

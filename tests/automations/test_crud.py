@@ -3,7 +3,8 @@
 import httpx
 
 from service.main import close_app, create_app
-from tests.conftest import UserHandle, make_settings
+from tests.support.settings import make_settings
+from tests.support.users import UserHandle
 
 SCHEDULE = {"type": "schedule", "every_seconds": 3600}
 ARCHIVE = {"type": "archive_stale_items", "older_than_days": 30}

@@ -10,7 +10,7 @@ from service.automations.models import Automation, AutomationRun
 from service.events import OutboxEvent
 from service.worker import run_pass
 from tests.automations.receiver import Receiver
-from tests.conftest import UserHandle
+from tests.support.users import UserHandle
 
 
 async def worker_pass(app) -> tuple[int, int]:  # type: ignore[no-untyped-def]

@@ -17,7 +17,7 @@ from service.config import Settings
 from service.worker import PassSummary, run_pass
 from tests.automations.receiver import Receiver
 from tests.automations.test_item_events import create_automation, create_item
-from tests.conftest import UserHandle
+from tests.support.users import UserHandle
 
 ON_CREATED = {"type": "item_event", "event": "created"}
 BACKOFF = 30.0

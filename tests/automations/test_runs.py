@@ -11,7 +11,7 @@ from sqlalchemy import update
 
 from service.items.models import Item
 from tests.automations.receiver import Receiver
-from tests.conftest import UserHandle
+from tests.support.users import UserHandle
 
 SCHEDULE = {"type": "schedule", "every_seconds": 3600}
 

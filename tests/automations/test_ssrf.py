@@ -13,7 +13,7 @@ import pytest
 from service.automations import ssrf
 from service.config import ConfigError, Settings
 from tests.automations.receiver import Receiver
-from tests.conftest import UserHandle
+from tests.support.users import UserHandle
 
 # (url, words expected in the reason). Every one must be refused with ENVIRONMENT=local.
 REFUSED = [

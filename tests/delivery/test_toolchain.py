@@ -216,6 +216,17 @@ def test_lock_pins_every_pyproject_dependency_within_its_range(lock: str, extras
             )
 
 
+def test_every_pyproject_dependency_has_a_lower_bound() -> None:
+    """Runtime and extras alike: `>=` the oldest release the code works with, so no resolver can
+    pick one older (the comment beside each bound names the feature that needs it)."""
+    unbounded = [
+        str(requirement)
+        for requirement in pyproject_requirements(extras=True)
+        if not any(specifier.operator == ">=" for specifier in requirement.specifier)
+    ]
+    assert unbounded == [], f"pyproject.toml requirements without a `>=` lower bound: {unbounded}"
+
+
 def test_runtime_lock_has_no_extra_only_package() -> None:
     """A package that only an extra asks for is in the image's lock only when a runtime
     dependency needs it too (pyyaml: uvicorn[standard]); uv then names that dependency."""

@@ -12,8 +12,9 @@ from redis.asyncio import Redis
 
 from service.main import close_app, create_app
 from service.migrate import migrate
-from tests.conftest import make_settings, run_in_fresh_loop
 from tests.ratelimit.helpers import SHARED_REDIS_URL
+from tests.support.loops import run_in_fresh_loop
+from tests.support.settings import make_settings
 from tests.support.throwaway_redis import ThrowawayRedis
 
 AppFactory = Callable[..., FastAPI]

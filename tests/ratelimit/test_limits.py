@@ -10,7 +10,6 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from pydantic import ValidationError
 
 from service.ratelimit import limit
-from tests.conftest import make_settings
 from tests.ratelimit.conftest import AppFactory
 from tests.ratelimit.helpers import (
     CLIENT_IP,
@@ -23,6 +22,7 @@ from tests.ratelimit.helpers import (
     seed_user,
     statuses,
 )
+from tests.support.settings import make_settings
 
 pytestmark = pytest.mark.redis
 

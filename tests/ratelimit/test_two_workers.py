@@ -19,7 +19,6 @@ from redis import Redis
 
 from service.db import create_engine, create_sessionmaker
 from service.migrate import migrate
-from tests.conftest import make_settings, run_in_fresh_loop
 from tests.ratelimit.helpers import (
     SHARED_REDIS_URL,
     SeededUser,
@@ -30,6 +29,8 @@ from tests.ratelimit.helpers import (
     seed_user,
     statuses,
 )
+from tests.support.loops import run_in_fresh_loop
+from tests.support.settings import make_settings
 from tests.support.uvicorn_server import UvicornServer
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(180)]

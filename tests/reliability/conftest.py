@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from service.migrate import migrate
-from tests.conftest import create_postgres_database, make_settings, run_in_fresh_loop
 from tests.reliability.summary import SUMMARY
+from tests.support.databases import create_postgres_database
+from tests.support.loops import run_in_fresh_loop
+from tests.support.settings import make_settings
 from tests.support.throwaway_postgres import ThrowawayPostgres
 from tests.support.throwaway_redis import ThrowawayRedis
 

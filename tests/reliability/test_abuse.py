@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from service.main import close_app, create_app
-from tests.conftest import make_settings
 from tests.reliability.rawhttp import send_head_then_stream, send_raw
 from tests.reliability.summary import SUMMARY
+from tests.support.settings import make_settings
 from tests.support.throwaway_postgres import ThrowawayPostgres
 from tests.support.uvicorn_server import UvicornServer
 

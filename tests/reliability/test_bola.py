@@ -10,8 +10,8 @@ import re
 import pytest
 
 from service.main import create_app
-from tests.conftest import make_settings
 from tests.reliability.summary import SUMMARY
+from tests.support.settings import make_settings
 
 # Valid bodies, so a 404 cannot be a validation error in disguise.
 BODIES = {"patch": {"name": "renamed by bob"}, "put": {"name": "renamed by bob"}}

@@ -25,9 +25,10 @@ from redis.asyncio import Redis
 from service.main import close_app, create_app
 from service.migrate import migrate
 from service.users import service as users
-from tests.conftest import make_settings, run_in_fresh_loop
 from tests.ratelimit.helpers import SHARED_REDIS_URL, client_from
 from tests.reliability.summary import SUMMARY
+from tests.support.loops import run_in_fresh_loop
+from tests.support.settings import make_settings
 
 PASSWORD = "correct horse battery staple"
 COOKIE = "login_device"  # spelled out: this file also runs against the code before the fix

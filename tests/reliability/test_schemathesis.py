@@ -27,14 +27,14 @@ from sqlalchemy.engine import make_url
 
 from service.main import create_app
 from service.migrate import migrate
-from tests.conftest import (
+from tests.reliability.summary import SUMMARY
+from tests.support.databases import (
     POSTGRES_ADMIN_URL,
     create_postgres_database,
     drop_postgres_database,
-    make_settings,
-    run_in_fresh_loop,
 )
-from tests.reliability.summary import SUMMARY
+from tests.support.loops import run_in_fresh_loop
+from tests.support.settings import make_settings
 
 MAX_EXAMPLES = int(os.environ.get("RELIABILITY_MAX_EXAMPLES", "150"))
 CHECKS = [not_a_server_error, status_code_conformance, response_schema_conformance]

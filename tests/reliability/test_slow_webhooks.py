@@ -21,13 +21,10 @@ from service.main import close_app, create_app
 from service.migrate import migrate
 from service.worker import run_pass
 from tests.automations.receiver import Receiver
-from tests.conftest import (
-    create_postgres_database,
-    drop_postgres_database,
-    make_settings,
-    register_and_login,
-    run_in_fresh_loop,
-)
+from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.loops import run_in_fresh_loop
+from tests.support.settings import make_settings
+from tests.support.users import register_and_login
 
 TIMEOUT = 2.0
 POOL_SIZE = 2

@@ -13,7 +13,7 @@ from service.main import close_app, create_app
 from service.ratelimit import enforce, is_rate_limited, limit, rate_limited
 from service.users.exceptions import InvalidToken
 from service.users.login_guard import guard_login
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 def operations(schema: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:

@@ -8,7 +8,7 @@ import pytest
 from fastapi import APIRouter
 
 from service.main import close_app, create_app
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 
 
 async def test_health_is_shallow_and_ok(client):

@@ -14,8 +14,11 @@ from service import security
 from service.main import close_app, create_app
 from service.migrate import migrate
 from service.users.models import User
-from tests.conftest import make_settings, register_and_login, run_in_fresh_loop, truncate_all
 from tests.service.test_items import create_item
+from tests.support.databases import truncate_all
+from tests.support.loops import run_in_fresh_loop
+from tests.support.settings import make_settings
+from tests.support.users import register_and_login
 
 
 async def set_user(app, user_id: int, **values: object) -> None:  # type: ignore[no-untyped-def]

@@ -29,8 +29,9 @@ from service.config import DEV_JWT_SECRET, Settings
 from service.main import close_app, create_app
 from service.migrate import migrate
 from service.observability import configure_logging
-from tests.conftest import make_settings, run_in_fresh_loop
 from tests.ratelimit.helpers import client_from, seed_user
+from tests.support.loops import run_in_fresh_loop
+from tests.support.settings import make_settings
 
 NAMESPACE = "service/test"
 UNITS = (

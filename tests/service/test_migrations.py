@@ -10,11 +10,8 @@ from sqlalchemy import inspect
 from service.db import create_engine
 from service.migrate import migrate
 from service.models import metadata
-from tests.conftest import (
-    create_postgres_database,
-    drop_postgres_database,
-    make_settings,
-)
+from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.settings import make_settings
 
 
 def _diff(connection):

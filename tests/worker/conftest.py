@@ -23,12 +23,9 @@ from service.migrate import migrate
 from service.models import metadata
 from service.users import service as users
 from service.users.models import User
-from tests.conftest import (
-    create_postgres_database,
-    drop_postgres_database,
-    make_settings,
-    run_in_fresh_loop,
-)
+from tests.support.databases import create_postgres_database, drop_postgres_database
+from tests.support.loops import run_in_fresh_loop
+from tests.support.settings import make_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROCESS_TIMEOUT_SECONDS = 60.0

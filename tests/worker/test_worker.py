@@ -21,7 +21,7 @@ from service.items.schemas import ItemCreate
 from service.migrate import migrate
 from service.worker import EXIT_FAILED, EXIT_OK, EXIT_USAGE, main, run_due, run_pass
 from tests.automations.receiver import Receiver
-from tests.conftest import make_settings
+from tests.support.settings import make_settings
 from tests.worker.conftest import Database, finish, spawn_worker
 
 SCHEDULE = {"type": "schedule", "every_seconds": 3600}
