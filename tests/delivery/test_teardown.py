@@ -123,8 +123,6 @@ def test_a_failed_destroy_stops_before_stack_rm(project, tmp_path):
 
 
 def test_repository_stacks_staging_is_disposable_and_prod_is_not():
-    if not (ROOT / "Pulumi.yaml").exists():
-        pytest.skip("Pulumi.yaml not written yet")
     teardown.check_disposable("staging", ROOT)
     with pytest.raises(teardown.Refusal):
         teardown.check_disposable("prod", ROOT)
