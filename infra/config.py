@@ -23,6 +23,8 @@ from limits import parse as parse_rate_limit
 from pulumi.runtime.config import CONFIG, get_config_env
 
 from infra import catalog, stackfiles
+from infra.components.alarms import AlarmThresholds
+from infra.components.cache import REDIS_ID_SUFFIX, REPLICATION_GROUP_ID_MAX
 from infra.review import REVIEW_SOURCE_STACK, REVIEW_TAG, review_number
 from service.config import Settings
 
@@ -89,8 +91,6 @@ _PLACEHOLDER_EMAIL = re.compile(r"@example\.(com|org|net)$", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Physical names start with "<project>-<stack>"; see _Reader._check_name_prefix.
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
-REPLICATION_GROUP_ID_MAX = 40
-REDIS_ID_SUFFIX = "-redis"
 # The service's own settings are the one list of valid RATE_LIMIT_* variables: a typo here would
 # otherwise be ignored silently by the task.
 SERVICE_RATE_LIMIT_VARIABLES = frozenset(
@@ -110,22 +110,6 @@ def _valid_limit(value: object) -> bool:
 
 class ConfigError(ValueError):
     """A stack configuration value is missing or invalid; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class AlarmThresholds:
-    alb_5xx_percent: float = 5.0
-    unhealthy_hosts: int = 1
-    target_response_p95_seconds: float = 1.0
-    service_cpu_percent: float = 85.0
-    service_memory_percent: float = 85.0
-    db_cpu_percent: float = 80.0
-    db_free_storage_gib: float = 2.0
-    db_connections: int = 80
-    redis_memory_percent: float = 80.0
-    # The release alarms a blue/green or canary deployment rolls back on (per target group).
-    release_5xx_percent: float = 5.0
-    release_p99_seconds: float = 2.0
 
 
 _ALARM_KEYS = {

@@ -18,14 +18,8 @@ from pathlib import Path
 import pulumi
 
 from infra.bootstrap.policies import GITHUB_OIDC_HOST, REVIEW_STACKS, AccountScope
-from infra.config import (
-    _NAME_PREFIX,
-    PLACEHOLDER_ACCOUNT,
-    REDIS_ID_SUFFIX,
-    REPLICATION_GROUP_ID_MAX,
-    ConfigError,
-    _Reader,
-)
+from infra.components.cache import REDIS_ID_SUFFIX, REPLICATION_GROUP_ID_MAX
+from infra.config import _NAME_PREFIX, PLACEHOLDER_ACCOUNT, ConfigError, _Reader
 
 BOOTSTRAP_DIR = Path(__file__).resolve().parent
 PROJECT = "service-bootstrap"

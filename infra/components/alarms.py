@@ -13,13 +13,30 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from infra.config import AlarmThresholds
-
 GIB = 1024**3
 ELB = "AWS/ApplicationELB"
 # A release alarm ignores a target group that served fewer requests than this in a minute: one
 # error among three requests is no rate, and a canary share of a quiet minute is that small.
 RELEASE_MIN_REQUESTS = 10
+
+
+@dataclass(frozen=True)
+class AlarmThresholds:
+    """What each alarm fires above (or below): the defaults, overridden per stack by the config
+    map ``service:alarms`` (keys in camelCase, e.g. ``alb5xxPercent``)."""
+
+    alb_5xx_percent: float = 5.0
+    unhealthy_hosts: int = 1
+    target_response_p95_seconds: float = 1.0
+    service_cpu_percent: float = 85.0
+    service_memory_percent: float = 85.0
+    db_cpu_percent: float = 80.0
+    db_free_storage_gib: float = 2.0
+    db_connections: int = 80
+    redis_memory_percent: float = 80.0
+    # The release alarms a blue/green or canary deployment rolls back on (per target group).
+    release_5xx_percent: float = 5.0
+    release_p99_seconds: float = 2.0
 
 
 @dataclass(frozen=True)

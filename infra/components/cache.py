@@ -11,7 +11,11 @@ import pulumi_random as random
 
 from infra.components.network import REDIS_PORT
 from infra.components.secrets import app_secret
-from infra.config import REDIS_ID_SUFFIX
+
+# The replication group id is "<prefix>-redis": at most 40 characters (lowercase letters, digits
+# and single hyphens, starting with a letter), so infra/config.py bounds the stack name by them.
+REPLICATION_GROUP_ID_MAX = 40
+REDIS_ID_SUFFIX = "-redis"
 
 
 @dataclass(frozen=True)
