@@ -36,8 +36,8 @@ def load_stack_config(stack: str, root: Path = REPO_ROOT) -> dict[str, Any]:
 
     Keys are fully qualified (``service:taskCpu``, ``aws:region``). Secure values are replaced by
     ``"[secret]"`` (the plan never decrypts anything). A review stack (``pr-<n>``) has no stack
-    file: the engine passes the project defaults and ``infra/config.py`` derives the rest from
-    staging's file.
+    file: the engine passes the project defaults and ``infra/config/review.py`` derives the rest
+    from staging's file.
     """
     project_file = root / "Pulumi.yaml"
     stack_file = root / f"Pulumi.{stack}.yaml"

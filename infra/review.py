@@ -1,6 +1,6 @@
 """Review stacks: one disposable stack ``pr-<number>`` per pull request labelled ``deploy-preview``.
 
-The stack's configuration is derived from staging's in ``infra/config.py`` (there is no
+The stack's configuration is derived from staging's in ``infra/config/review.py`` (there is no
 ``Pulumi.pr-<n>.yaml``). This module holds what the workflows need besides: the stack-name rule
 and the janitor's choice of stacks to destroy, a pure function::
 

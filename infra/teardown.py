@@ -3,9 +3,9 @@
 `python -m infra.teardown --stack NAME [--dry-run] [--remove-stack]`
 
 Refuses (exit 2) unless the stack is disposable: not prod, and either a review stack `pr-<n>`
-(no stack file: `infra/config.py` derives its config from staging's and forces `ephemeral`) or
-one whose `Pulumi.<stack>.yaml` sets `<project>:ephemeral` to `true` (the project name comes
-from `Pulumi.yaml`). Only a YAML boolean
+(no stack file: `infra/config/review.py` derives its config from staging's and forces
+`ephemeral`) or one whose `Pulumi.<stack>.yaml` sets `<project>:ephemeral` to `true` (the project
+name comes from `Pulumi.yaml`). Only a YAML boolean
 `true` or the string "true" count: the Pulumi CLI reads YAML 1.2, where `yes`, `on` and `1` are
 not booleans, so the program would not see them as true either. Then runs
 `pulumi destroy --yes --skip-preview --stack NAME` and, only with `--remove-stack`,
@@ -63,7 +63,7 @@ def check_disposable(stack: str, root: Path) -> None:
         raise Refusal(f"stack '{stack}' is production and is never torn down by this tool")
     project = project_name(root)
     if review_number(bare) is not None:
-        return  # a review stack: ephemeral by construction (infra/config.py derives its config)
+        return  # a review stack: ephemeral by construction (infra/config/review.py)
     config_path = root / f"Pulumi.{bare}.yaml"
     if not config_path.is_file():
         raise Refusal(

@@ -1,6 +1,6 @@
 """BootstrapConfig: the only reader of ``pulumi.Config`` in the account bootstrap.
 
-Validated like the main program's (``infra/config.py``, whose reader this one extends): a bad or
+Validated like the main program's (``infra/config/``, whose reader this one extends): a bad or
 missing value raises :class:`infra.config.ConfigError` naming the key, the stack and what was
 expected, e.g.::
 
@@ -18,8 +18,8 @@ from pathlib import Path
 import pulumi
 
 from infra.bootstrap.policies import GITHUB_OIDC_HOST, REVIEW_STACKS, AccountScope
-from infra.components.cache import REDIS_ID_SUFFIX, REPLICATION_GROUP_ID_MAX
-from infra.config import _NAME_PREFIX, PLACEHOLDER_ACCOUNT, ConfigError, _Reader
+from infra.config.reader import ConfigError, ConfigReader
+from infra.config.stack import NAME_PREFIX_MAX, PLACEHOLDER_ACCOUNT, valid_name_prefix
 
 BOOTSTRAP_DIR = Path(__file__).resolve().parent
 PROJECT = "service-bootstrap"
@@ -70,9 +70,9 @@ class BootstrapConfig:
         return _BootstrapReader(pulumi.get_project(), pulumi.get_stack(), offline=offline).load()
 
 
-class _BootstrapReader(_Reader):
+class _BootstrapReader(ConfigReader):
     def load(self) -> BootstrapConfig:
-        self._check_unknown_keys(BOOTSTRAP_DIR)
+        self.check_unknown_keys(BOOTSTRAP_DIR)
         region = self.aws.get("region")
         if not region or not _REGION.match(region):
             self.fail("region", "an AWS region such as us-east-1", region, namespace="aws")
@@ -176,15 +176,13 @@ class _BootstrapReader(_Reader):
         )
 
     def _check_prefix(self, key: str, project: str, stack: str) -> None:
-        """The main program's rule for ``<project>-<stack>`` (infra/config.py): the prefix of
-        its RDS identifier and ElastiCache replication group id, and here of the IAM paths."""
-        prefix = f"{project}-{stack}"
-        longest = REPLICATION_GROUP_ID_MAX - len(REDIS_ID_SUFFIX)
-        if not _NAME_PREFIX.match(prefix) or "--" in prefix or len(prefix) > longest:
+        """The main program's rule for ``<project>-<stack>`` (infra/config/stack.py): the prefix
+        of its RDS identifier and ElastiCache replication group id, and here of the IAM paths."""
+        if not valid_name_prefix(f"{project}-{stack}"):
             self.fail(
                 key,
                 f"a stack name of the main project: lowercase letters, digits and single "
-                f"hyphens, with '{project}-<stack>' at most {longest} characters",
+                f"hyphens, with '{project}-<stack>' at most {NAME_PREFIX_MAX} characters",
                 stack,
             )
 

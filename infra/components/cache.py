@@ -13,7 +13,7 @@ from infra.components.network import REDIS_PORT
 from infra.components.secrets import app_secret
 
 # The replication group id is "<prefix>-redis": at most 40 characters (lowercase letters, digits
-# and single hyphens, starting with a letter), so infra/config.py bounds the stack name by them.
+# and single hyphens, starting with a letter); infra/config/stack.py bounds the stack name by it.
 REPLICATION_GROUP_ID_MAX = 40
 REDIS_ID_SUFFIX = "-redis"
 
@@ -55,7 +55,7 @@ class Cache(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         failover = args.nodes >= 2
-        # <= 40 characters: infra/config.py refuses a stack name that would make it longer.
+        # <= 40 characters: infra/config/stack.py refuses a stack name that would make it longer.
         self.replication_group_id = f"{args.prefix}{REDIS_ID_SUFFIX}"
         self.group = aws.elasticache.ReplicationGroup(
             f"{name}-redis",

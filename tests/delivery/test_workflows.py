@@ -367,7 +367,7 @@ def test_staging_builds_this_commit_on_push_and_never_on_dispatch():
 
 def test_staging_can_build_every_cpu_architecture_the_config_accepts():
     """service:cpuArchitecture ARM64 is built, not refused: QEMU before buildx, and buildx
-    offers every platform infra/config.py maps an architecture to."""
+    offers every platform infra/config/ maps an architecture to."""
     from infra.config import CPU_ARCHITECTURES
 
     job = load("deploy.yml")["jobs"]["staging"]

@@ -195,13 +195,13 @@ def test_unknown_key_is_refused_with_a_did_you_mean():
 def test_every_declared_key_is_read_by_the_program_and_no_other():
     """Pulumi.yaml is the list of keys: the reader reads each one, so a key cannot be declared
     but ignored, or read but refused as unknown."""
-    from infra.config import _Reader, declared_keys
+    from infra.config import StackReader, declared_keys
 
     config = {**load_stack_config("prod"), "service:imageTag": "test"}
-    readers: list[_Reader] = []
+    readers: list[StackReader] = []
 
     def program():
-        reader = _Reader("service", "prod", offline=True)
+        reader = StackReader("service", "prod", offline=True)
         reader.read()
         readers.append(reader)
 

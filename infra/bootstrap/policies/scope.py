@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-STACK_TAG = "stack"  # the main program's provider default tag (infra/config.py default_tags)
+STACK_TAG = "stack"  # the main program's provider default tag (infra/config/stack.py default_tags)
 
 # Review stacks (infra/review.py: ``pr-<n>``), as one IAM wildcard: their state objects, physical
 # names (``<project>-pr-<n>``), IAM path and ``stack`` tag. No named stack may match it (config.py).

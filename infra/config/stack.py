@@ -1,35 +1,24 @@
-"""StackConfig: the only reader of ``pulumi.Config``.
-
-Every value the program needs is read and validated here, once. A bad or missing value raises
-:class:`ConfigError` whose message names the key, the stack and what was expected, e.g.::
-
-    service:taskCpu in stack 'prod': expected one of 256, 512, 1024, 2048, 4096, got 300
-
-Components never read configuration: they receive small typed dataclasses built from this one.
-"""
+"""StackConfig: the validated configuration of one stack of the program, and its reader."""
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import pulumi
 from limits import parse as parse_rate_limit
-from pulumi.runtime.config import CONFIG, get_config_env
 
-from infra import catalog, stackfiles
+from infra import catalog
 from infra.components.alarms import AlarmThresholds
 from infra.components.cache import REDIS_ID_SUFFIX, REPLICATION_GROUP_ID_MAX
-from infra.review import REVIEW_SOURCE_STACK, REVIEW_TAG, review_number
+from infra.config.reader import REPO_ROOT, ConfigError, ConfigReader
+from infra.config.review import derive_review_config
+from infra.review import review_number
 from service.config import Settings
-
-PROJECT = "service"
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 NAT_MODES = ("none", "single", "per-az")
@@ -89,8 +78,9 @@ _IMAGE_REF = catalog.ECR_IMAGE_REF
 PLACEHOLDER_ACCOUNT = "123456789012"
 _PLACEHOLDER_EMAIL = re.compile(r"@example\.(com|org|net)$", re.IGNORECASE)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-# Physical names start with "<project>-<stack>"; see _Reader._check_name_prefix.
+# Physical names start with "<project>-<stack>" (see valid_name_prefix).
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
+NAME_PREFIX_MAX = REPLICATION_GROUP_ID_MAX - len(REDIS_ID_SUFFIX)
 # The service's own settings are the one list of valid RATE_LIMIT_* variables: a typo here would
 # otherwise be ignored silently by the task.
 SERVICE_RATE_LIMIT_VARIABLES = frozenset(
@@ -106,10 +96,6 @@ def _valid_limit(value: object) -> bool:
     except ValueError:
         return False
     return True
-
-
-class ConfigError(ValueError):
-    """A stack configuration value is missing or invalid; the message says which and why."""
 
 
 _ALARM_KEYS = {
@@ -247,164 +233,22 @@ class StackConfig:
         ``offline`` (the mocked plan and its tests) accepts the committed placeholder values
         that a real preview or update refuses.
         """
-        return _Reader(pulumi.get_project(), pulumi.get_stack(), offline=offline).read()
-
-
-class _Reader:
-    """Small typed accessors over ``pulumi.Config`` that raise :class:`ConfigError`."""
-
-    def __init__(self, project: str, stack: str, *, offline: bool = False) -> None:
-        self.project = project
-        self.stack = stack
-        self.offline = offline
-        self.cfg = pulumi.Config(project)
-        self.aws = pulumi.Config("aws")
-        self.read_keys: set[str] = set()
+        project, stack = pulumi.get_project(), pulumi.get_stack()
         # Review stacks (pr-<n>) have no stack file: their values are derived from staging's.
-        self.derived: dict[str, str] | None = (
-            derive_review_config(stack, project) if review_number(stack) is not None else None
-        )
+        derived = derive_review_config(stack, project) if review_number(stack) is not None else None
+        return StackReader(project, stack, offline=offline, derived=derived).read()
 
-    def get(self, namespace: str, key: str) -> str | None:
-        """The value the program sees: the stack's own, or for a review stack the derived one."""
-        if self.derived is None:
-            return (self.cfg if namespace == self.project else pulumi.Config(namespace)).get(key)
-        return self.derived.get(f"{namespace}:{key}")
 
-    # -- primitives
-    def fail(
-        self, key: str, expected: str, got: Any = None, *, namespace: str | None = None
-    ) -> NoReturn:
-        full = f"{namespace or self.project}:{key}"
-        got_text = "it is not set" if got is None else f"got {got!r}"
-        raise ConfigError(f"{full} in stack '{self.stack}': expected {expected}, {got_text}")
+class StackReader(ConfigReader):
+    """Reads and validates every key of the program's stack configuration."""
 
-    def raw(self, key: str) -> str | None:
-        """The raw value, or None when unset or empty ("" is the Pulumi.yaml default of every
-        optional key: the engine requires a value for a declared key without a default)."""
-        self.read_keys.add(key)
-        value = self.get(self.project, key)
-        return None if value is None or value == "" else value
-
-    def string(
-        self,
-        key: str,
-        default: str | None = None,
-        *,
-        pattern: re.Pattern | None = None,
-        expected: str = "a string",
-    ) -> str | None:
-        value = self.raw(key)
-        if value is None or value == "":
-            return default
-        if pattern is not None and not pattern.match(value):
-            self.fail(key, expected, value)
-        return value
-
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self.raw(key)
-        if value is None:
-            return default
-        lowered = value.strip().lower()
-        if lowered in ("true", "false"):
-            return lowered == "true"
-        self.fail(key, "true or false", value)
-
-    def integer(
-        self,
-        key: str,
-        default: int,
-        *,
-        minimum: int | None = None,
-        maximum: int | None = None,
-        choices: tuple[int, ...] | None = None,
-    ) -> int:
-        value = self.raw(key)
-        if value is None:
-            return default
-        try:
-            number = int(value)
-        except ValueError:
-            self.fail(key, "an integer", value)
-        return self._bounded(key, number, minimum, maximum, choices)
-
-    def number(self, key: str, default: float, *, minimum: float = 0.0) -> float:
-        value = self.raw(key)
-        if value is None:
-            return default
-        try:
-            number = float(value)
-        except ValueError:
-            self.fail(key, "a number", value)
-        if number < minimum:
-            self.fail(key, f"a number >= {minimum:g}", value)
-        return number
-
-    def _bounded(self, key, number, minimum, maximum, choices):
-        if choices is not None and number not in choices:
-            listed = ", ".join(str(c) for c in choices)
-            self.fail(key, f"one of {listed}", number)
-        if minimum is not None and number < minimum:
-            self.fail(key, f"an integer >= {minimum}", number)
-        if maximum is not None and number > maximum:
-            self.fail(key, f"an integer <= {maximum}", number)
-        return number
-
-    def choice(self, key: str, default: str, choices: tuple[str, ...]) -> str:
-        value = self.string(key, default)
-        if value not in choices:
-            self.fail(key, "one of " + ", ".join(choices), value)
-        return value
-
-    def listed(self, key: str, default: str, known: frozenset[str], what: str) -> str:
-        """A value from one of infra/catalog.py's lists, with a did-you-mean when it is not."""
-        value = self.string(key, default)
-        if value not in known:
-            self.fail(
-                key,
-                f"{what} listed in infra/catalog.py{catalog.did_you_mean(value, known)}",
-                value,
-            )
-        return value
-
-    def checked(self, key: str, default: str, ok: Any, expected: str) -> str:
-        value = self.string(key, default)
-        if not ok(value):
-            self.fail(key, expected, value)
-        return value
-
-    def obj(self, key: str, expected: str) -> Any:
-        value = self.raw(key)
-        if value is None:
-            return None
-        try:
-            return json.loads(value)
-        except ValueError:
-            self.fail(key, expected, value)
-
-    # -- composite
     def read(self) -> StackConfig:
         self._check_name_prefix()
-        self._check_unknown_keys()
+        self.check_unknown_keys()
         config = self._read()
         if not self.offline:
             self._refuse_placeholders(config)
         return config
-
-    def _check_unknown_keys(self, root: Path = REPO_ROOT) -> None:
-        """A typo'd key would otherwise be ignored and its default deployed in silence. ``root``
-        is the directory of the project's Pulumi.yaml, which declares the keys."""
-        declared = declared_keys(root)
-        where = (root / "Pulumi.yaml").relative_to(REPO_ROOT)
-        namespace = f"{self.project}:"
-        configured = {**get_config_env(), **CONFIG.get()}
-        for full in sorted(k for k in configured if k.startswith(namespace)):
-            key = full[len(namespace) :]
-            if key not in declared:
-                raise ConfigError(
-                    f"{full} in stack '{self.stack}': unknown key"
-                    f"{catalog.did_you_mean(key, declared)}; the keys are declared in {where}"
-                )
 
     def _refuse_placeholders(self, config: StackConfig) -> None:
         certificate = _ACM_ARN.match(config.certificate_arn or "")
@@ -687,17 +531,13 @@ class _Reader:
         )
 
     def _check_name_prefix(self) -> None:
-        """``<project>-<stack>`` starts physical names with the strictest AWS rules: the
-        ElastiCache replication group id (<= 40 characters, lowercase letters, digits and single
-        hyphens, starting with a letter) and the RDS identifier (the same character rules)."""
         prefix = f"{self.project}-{self.stack}"
-        longest = REPLICATION_GROUP_ID_MAX - len(REDIS_ID_SUFFIX)
-        if not _NAME_PREFIX.match(prefix) or "--" in prefix or len(prefix) > longest:
+        if not valid_name_prefix(prefix):
             raise ConfigError(
                 f"stack name '{self.stack}' of project '{self.project}': expected lowercase "
                 f"letters, digits and single hyphens, starting with a letter, with "
-                f"'{self.project}-<stack>' at most {longest} characters (it prefixes the RDS "
-                f"identifier and the ElastiCache replication group id), got {prefix!r}"
+                f"'{self.project}-<stack>' at most {NAME_PREFIX_MAX} characters (it prefixes the "
+                f"RDS identifier and the ElastiCache replication group id), got {prefix!r}"
             )
 
     def _image_tag(self) -> str:
@@ -757,10 +597,12 @@ class _Reader:
         return AlarmThresholds(**kwargs)
 
 
-def declared_keys(root: Path = REPO_ROOT) -> frozenset[str]:
-    """The project's config keys, as Pulumi.yaml declares them for the engine."""
-    project = stackfiles.load(root / "Pulumi.yaml") or {}
-    return frozenset(k for k in (project.get("config") or {}) if ":" not in k)
+def valid_name_prefix(prefix: str) -> bool:
+    """``<project>-<stack>`` starts physical names with the strictest AWS rules: the
+    ElastiCache replication group id (<= 40 characters, lowercase letters, digits and single
+    hyphens, starting with a letter) and the RDS identifier (the same character rules)."""
+    fits = len(prefix) <= NAME_PREFIX_MAX
+    return bool(_NAME_PREFIX.match(prefix)) and "--" not in prefix and fits
 
 
 def git_commit(root: Path = REPO_ROOT) -> str | None:
@@ -779,119 +621,3 @@ def git_commit(root: Path = REPO_ROOT) -> str | None:
         return None
     commit = result.stdout.strip()
     return commit if result.returncode == 0 and commit else None
-
-
-# ---- review stacks ------------------------------------------------------------------------------
-# What makes a review stack (pr-<n>) disposable and small, whatever staging's file says. NAT:
-# none (the program then runs tasks in public subnets with a public IP, as dev does); nothing in
-# the program needs a NAT gateway otherwise. The network keeps two AZs because an ALB and an RDS
-# subnet group require subnets in two; the data tier is single-AZ (dbMultiAz false, one cache
-# node, one task). No certificate or domain: staging's DNS name points at staging's ALB, and a
-# review stack pages nobody.
-REVIEW_OVERRIDES: dict[str, Any] = {
-    "ephemeral": True,
-    "protect": False,
-    "natGateways": "none",
-    "interfaceEndpoints": False,
-    "desiredCount": 1,
-    "minCount": 1,
-    "maxCount": 1,
-    "taskCpu": 256,
-    "taskMemory": 512,
-    "dbInstanceClass": "db.t4g.micro",
-    "dbAllocatedStorage": 20,
-    "dbMaxAllocatedStorage": 20,
-    "dbMultiAz": False,
-    "dbBackupRetentionDays": 1,
-    "dbPerformanceInsights": False,
-    "dbMonitoringInterval": 0,
-    "cacheNodeType": "cache.t4g.micro",
-    "cacheNodes": 1,
-    "logRetentionDays": 3,
-    "wafEnabled": False,
-    "albAccessLogs": False,
-    "certificateArn": "",
-    "domainName": "",
-    "requireHttps": False,
-    "alarmEmail": "",
-    "alarmTopicArn": "",
-    # One task, no alarm recipients: a canary would only make each push wait for its bakes.
-    "deploymentStrategy": "rolling",
-}
-
-
-def config_string(value: Any) -> str:
-    """A config value as the engine hands it to the program: strings, objects as JSON."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return json.dumps(value)
-
-
-def _full(key: str, project: str) -> str:
-    return key if ":" in key else f"{project}:{key}"
-
-
-def project_defaults(project: str, root: Path = REPO_ROOT) -> dict[str, str]:
-    """Pulumi.yaml's defaults as the engine passes them (full keys, strings)."""
-    declared = (stackfiles.load(root / "Pulumi.yaml") or {}).get("config") or {}
-    values: dict[str, str] = {}
-    for key, spec in declared.items():
-        if isinstance(spec, dict) and ("default" in spec or "value" in spec):
-            values[_full(key, project)] = config_string(spec.get("value", spec.get("default")))
-        elif not isinstance(spec, dict):
-            values[_full(key, project)] = config_string(spec)
-    return values
-
-
-def derive_review_config(
-    stack: str,
-    project: str,
-    own: dict[str, str] | None = None,
-    root: Path = REPO_ROOT,
-) -> dict[str, str]:
-    """The configuration of review stack ``stack`` (``pr-<n>``), derived from staging's.
-
-    Layers, last wins: Pulumi.yaml's defaults; ``Pulumi.staging.yaml`` (its ``secure:`` values
-    are skipped: they are encrypted for staging); the review stack's own values that differ from
-    the defaults (``pulumi config set`` or the workflow's ``imageTag``); :data:`REVIEW_OVERRIDES`;
-    ``environment`` (staging's), the first two of staging's availability zones and the
-    ``review-stack`` tag. ``own`` defaults to the config the engine passed the program.
-    """
-    number = review_number(stack)
-    if number is None:
-        raise ConfigError(f"stack '{stack}' is not a review stack (pr-<1..999999>)")
-    if own is None:
-        own = {**get_config_env(), **CONFIG.get()}
-    defaults = project_defaults(project, root)
-    values = dict(defaults)
-    source = root / f"Pulumi.{REVIEW_SOURCE_STACK}.yaml"
-    staging = (stackfiles.load(source) or {}).get("config") or {}
-    for key, value in staging.items():
-        if isinstance(value, dict) and "secure" in value:
-            continue
-        values[_full(key, project)] = config_string(value)
-    for key, value in own.items():
-        ours = key.startswith((f"{project}:", "aws:"))
-        if ours and value != defaults.get(key):
-            values[key] = value
-    for key, value in REVIEW_OVERRIDES.items():
-        values[f"{project}:{key}"] = config_string(value)
-    env_key = f"{project}:environment"
-    values[env_key] = values.get(env_key) or REVIEW_SOURCE_STACK
-    azs_key = f"{project}:availabilityZones"
-    try:
-        azs = json.loads(values.get(azs_key) or "[]")
-    except ValueError:
-        azs = None
-    if isinstance(azs, list) and len(azs) > 2:
-        values[azs_key] = json.dumps(azs[:2])
-    tags_key = f"{project}:tags"
-    try:
-        tags = json.loads(values.get(tags_key) or "{}")
-    except ValueError:
-        tags = None
-    if isinstance(tags, dict):
-        values[tags_key] = json.dumps({**tags, REVIEW_TAG: stack})
-    return values
