@@ -10,15 +10,14 @@ from pathlib import Path
 from typing import Any
 
 import pulumi
-from limits import parse as parse_rate_limit
 
 from infra import catalog
 from infra.components.alarms import AlarmThresholds
 from infra.components.cache import REDIS_ID_SUFFIX, REPLICATION_GROUP_ID_MAX
+from infra.config.rate_limits import RATE_LIMIT_VARIABLES, valid_rate_limit
 from infra.config.reader import REPO_ROOT, ConfigError, ConfigReader
 from infra.config.review import derive_review_config
 from infra.review import review_number
-from service.config import Settings
 
 ENVIRONMENTS = ("dev", "staging", "prod")
 NAT_MODES = ("none", "single", "per-az")
@@ -81,22 +80,6 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # Physical names start with "<project>-<stack>" (see valid_name_prefix).
 _NAME_PREFIX = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$")
 NAME_PREFIX_MAX = REPLICATION_GROUP_ID_MAX - len(REDIS_ID_SUFFIX)
-# The service's own settings are the one list of valid RATE_LIMIT_* variables: a typo here would
-# otherwise be ignored silently by the task.
-SERVICE_RATE_LIMIT_VARIABLES = frozenset(
-    name.upper() for name in Settings.model_fields if name.startswith("rate_limit_")
-)
-
-
-def _valid_limit(value: object) -> bool:
-    if isinstance(value, bool) or str(value).lower() in {"true", "false"}:
-        return True
-    try:
-        parse_rate_limit(str(value))
-    except ValueError:
-        return False
-    return True
-
 
 _ALARM_KEYS = {
     "alb5xxPercent": ("alb_5xx_percent", float),
@@ -370,15 +353,16 @@ class StackReader(ConfigReader):
         rate_limits = self.obj("rateLimits", "a map of RATE_LIMIT_* names to values") or {}
         if not isinstance(rate_limits, dict):
             self.fail("rateLimits", "a map of RATE_LIMIT_* names to values", rate_limits)
-        unknown = sorted(set(rate_limits) - SERVICE_RATE_LIMIT_VARIABLES)
+        unknown = sorted(set(rate_limits) - RATE_LIMIT_VARIABLES)
         if unknown:
             self.fail(
                 "rateLimits",
-                "keys among the service's settings: "
-                + ", ".join(sorted(SERVICE_RATE_LIMIT_VARIABLES)),
+                "keys among the service's settings: " + ", ".join(sorted(RATE_LIMIT_VARIABLES)),
                 unknown,
             )
-        invalid = {name: value for name, value in rate_limits.items() if not _valid_limit(value)}
+        invalid = {
+            name: value for name, value in rate_limits.items() if not valid_rate_limit(value)
+        }
         if invalid:
             self.fail(
                 "rateLimits", "limits such as '10/second' or '5/minute' (or booleans)", invalid

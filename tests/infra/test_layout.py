@@ -1,8 +1,14 @@
-"""What may import what in infra/: the components never read the config module."""
+"""What may import what in infra/: the components never read the config module, and the program
+runs without the service or its dependencies (the [infra] extra is all it needs)."""
 
 from __future__ import annotations
 
 import ast
+import importlib.metadata
+import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
 from infra.config import REPO_ROOT
@@ -32,3 +38,58 @@ def test_components_never_import_the_config_module():
         for path in sorted((INFRA / "components").glob("*.py"))
     }
     assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def service_dependencies() -> set[str]:
+    """The top-level import names of the service and of every dependency pyproject.toml gives it
+    (``[project] dependencies``; the program's own come from the ``infra`` extra)."""
+    project = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = {
+        re.split(r"[\[<>=~! ;]", requirement, maxsplit=1)[0].lower().replace("_", "-")
+        for requirement in project["project"]["dependencies"]
+    }
+    return {"service"} | {
+        top
+        for top, dists in importlib.metadata.packages_distributions().items()
+        if any(d.lower().replace("_", "-") in wanted for d in dists)
+    }
+
+
+# Runs the prod stack under mocks with the service and its dependencies made unimportable.
+WITHOUT_THE_SERVICE = """
+import importlib.abc, sys
+
+BLOCKED = frozenset(sys.argv[1].split(","))
+
+
+class Blocked(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {name!r} (blocked)", name=name)
+        return None
+
+
+sys.meta_path.insert(0, Blocked())
+import infra.program  # noqa: E402
+from infra.mocks import run_program  # noqa: E402
+from infra.plan import load_stack_config  # noqa: E402
+
+run = run_program("prod", {**load_stack_config("prod"), "service:imageTag": "t"})
+print(len(run.resources), sorted(m for m in sys.modules if m.split(".")[0] in BLOCKED))
+"""
+
+
+def test_the_program_runs_without_the_service_or_its_dependencies():
+    blocked = service_dependencies()
+    assert {"service", "limits", "pydantic", "fastapi"} <= blocked, blocked
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_THE_SERVICE, ",".join(sorted(blocked))],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    count, _, loaded = result.stdout.strip().partition(" ")
+    assert int(count) > 100 and loaded == "[]", result.stdout
