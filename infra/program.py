@@ -54,18 +54,17 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
     network = Network(
         "network",
         NetworkArgs(
-            cidr=cfg.vpc_cidr,
-            availability_zones=cfg.availability_zones,
-            nat_gateways=cfg.nat_gateways,
+            cidr=cfg.network.vpc_cidr,
+            availability_zones=cfg.network.availability_zones,
+            nat_gateways=cfg.network.nat_gateways,
             region=cfg.region,
-            interface_endpoints=cfg.interface_endpoints,
+            interface_endpoints=cfg.network.interface_endpoints,
         ),
         opts,
     )
     # Without NAT (a dev cost opt-out) tasks run in public subnets with a public IP.
-    task_subnets = (
-        network.public_subnet_ids if cfg.tasks_in_public_subnets else network.private_subnet_ids
-    )
+    public = cfg.network.tasks_in_public_subnets
+    task_subnets = network.public_subnet_ids if public else network.private_subnet_ids
 
     registry = Registry(
         "registry",
@@ -88,21 +87,21 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             prefix=cfg.prefix,
             subnet_ids=network.private_subnet_ids,
             security_group_id=network.db_sg.id,
-            instance_class=cfg.db_instance_class,
-            engine_version=cfg.db_engine_version,
-            allocated_storage=cfg.db_allocated_storage,
-            max_allocated_storage=cfg.db_max_allocated_storage,
-            multi_az=cfg.db_multi_az,
-            backup_retention_days=cfg.db_backup_retention_days,
-            db_name=cfg.db_name,
-            username=cfg.db_username,
+            instance_class=cfg.database.instance_class,
+            engine_version=cfg.database.engine_version,
+            allocated_storage=cfg.database.allocated_storage,
+            max_allocated_storage=cfg.database.max_allocated_storage,
+            multi_az=cfg.database.multi_az,
+            backup_retention_days=cfg.database.backup_retention_days,
+            db_name=cfg.database.name,
+            username=cfg.database.username,
             deletion_protection=cfg.protect,
             skip_final_snapshot=cfg.ephemeral,
             apply_immediately=not cfg.protect,
             protect=cfg.protect,
-            log_retention_days=cfg.log_retention_days,
-            performance_insights=cfg.db_performance_insights,
-            monitoring_interval=cfg.db_monitoring_interval,
+            log_retention_days=cfg.operations.log_retention_days,
+            performance_insights=cfg.database.performance_insights,
+            monitoring_interval=cfg.database.monitoring_interval,
             region=cfg.region,
             iam_path=f"/{cfg.prefix}/",
             permissions_boundary=cfg.permissions_boundary_arn,
@@ -115,9 +114,9 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             prefix=cfg.prefix,
             subnet_ids=network.private_subnet_ids,
             security_group_id=network.cache_sg.id,
-            node_type=cfg.cache_node_type,
-            nodes=cfg.cache_nodes,
-            engine_version=cfg.cache_engine_version,
+            node_type=cfg.cache.node_type,
+            nodes=cfg.cache.nodes,
+            engine_version=cfg.cache.engine_version,
             recovery_window_days=recovery_window,
             apply_immediately=not cfg.protect,
             protect=cfg.protect,
@@ -130,30 +129,30 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             vpc_id=network.vpc_id,
             subnet_ids=network.public_subnet_ids,
             security_group_id=network.alb_sg.id,
-            certificate_arn=cfg.certificate_arn,
-            ssl_policy=cfg.ssl_policy,
-            idle_timeout_seconds=cfg.idle_timeout_seconds,
+            certificate_arn=cfg.web.certificate_arn,
+            ssl_policy=cfg.web.ssl_policy,
+            idle_timeout_seconds=cfg.web.idle_timeout_seconds,
             deletion_protection=cfg.protect,
-            blue_green=cfg.deployment_strategy != "rolling",
+            blue_green=cfg.release.deployment_strategy != "rolling",
             waf=(
                 WafArgs(
-                    rate_limit=cfg.waf_rate_limit,
+                    rate_limit=cfg.web.waf_rate_limit,
                     prefix=cfg.prefix,
-                    log_retention_days=cfg.log_retention_days,
+                    log_retention_days=cfg.operations.log_retention_days,
                     region=cfg.region,
                 )
-                if cfg.waf_enabled
+                if cfg.web.waf_enabled
                 else None
             ),
             access_logs=(
                 AccessLogsArgs(
                     prefix=cfg.prefix,
                     region=cfg.region,
-                    expire_days=cfg.alb_access_logs_expire_days,
+                    expire_days=cfg.web.access_logs_expire_days,
                     force_destroy=cfg.ephemeral,
                     protect=cfg.protect,
                 )
-                if cfg.alb_access_logs
+                if cfg.web.access_logs
                 else None
             ),
         ),
@@ -162,9 +161,9 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
     alarms = Alarms(
         "alarms",
         AlarmsArgs(
-            thresholds=cfg.alarms,
-            email=cfg.alarm_email,
-            external_topic_arn=cfg.alarm_topic_arn,
+            thresholds=cfg.operations.alarms,
+            email=cfg.operations.alarm_email,
+            external_topic_arn=cfg.operations.alarm_topic_arn,
             alb_arn_suffix=load_balancer.arn_suffix,
             target_group_arn_suffixes=load_balancer.target_group_arn_suffixes,
             db_identifier=database.identifier,
@@ -181,12 +180,12 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             environment=cfg.environment,
             region=cfg.region,
             image=image.image_ref,
-            cpu_architecture=cfg.cpu_architecture,
-            cpu=cfg.task_cpu,
-            memory=cfg.task_memory,
-            vpc_cidr=cfg.vpc_cidr,
+            cpu_architecture=cfg.task.cpu_architecture,
+            cpu=cfg.task.cpu,
+            memory=cfg.task.memory,
+            vpc_cidr=cfg.network.vpc_cidr,
             subnet_ids=task_subnets,
-            assign_public_ip=cfg.tasks_in_public_subnets,
+            assign_public_ip=cfg.network.tasks_in_public_subnets,
             security_group_id=network.task_sg.id,
             target_group_arn=load_balancer.target_group.arn,
             listener=load_balancer.listener,
@@ -195,19 +194,19 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             db_secret_arn=database.secret_arn,
             jwt_secret_arn=secrets.jwt_secret_arn,
             redis_url_secret_arn=cache.url_secret_arn,
-            desired_count=cfg.desired_count,
-            min_count=cfg.min_count,
-            max_count=cfg.max_count,
-            health_check_grace_seconds=cfg.health_check_grace_seconds,
-            log_retention_days=cfg.log_retention_days,
-            enable_execute_command=cfg.enable_execute_command,
-            keep_alive_seconds=cfg.idle_timeout_seconds + KEEP_ALIVE_MARGIN_SECONDS,
-            scale_cpu_target=cfg.scale_cpu_target,
-            scale_requests_per_target=cfg.scale_requests_per_target,
+            desired_count=cfg.task.desired_count,
+            min_count=cfg.task.min_count,
+            max_count=cfg.task.max_count,
+            health_check_grace_seconds=cfg.task.health_check_grace_seconds,
+            log_retention_days=cfg.operations.log_retention_days,
+            enable_execute_command=cfg.task.enable_execute_command,
+            keep_alive_seconds=cfg.web.idle_timeout_seconds + KEEP_ALIVE_MARGIN_SECONDS,
+            scale_cpu_target=cfg.task.scale_cpu_target,
+            scale_requests_per_target=cfg.task.scale_requests_per_target,
             alb_arn_suffix=load_balancer.arn_suffix,
             target_group_arn_suffix=load_balancer.target_group_arn_suffix,
             metrics_namespace=cfg.metrics_namespace,
-            rate_limits=cfg.rate_limits,
+            rate_limits=cfg.task.rate_limits,
             deployment=deployment_args(cfg, load_balancer, alarms),
             permissions_boundary=cfg.permissions_boundary_arn,
         ),
@@ -217,11 +216,11 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
         "worker",
         SchedulerArgs(
             service=service,
-            schedule=cfg.worker_schedule,
+            schedule=cfg.operations.worker_schedule,
             subnet_ids=task_subnets,
             security_group_id=network.task_sg.id,
-            assign_public_ip=cfg.tasks_in_public_subnets,
-            enabled=cfg.worker_enabled,
+            assign_public_ip=cfg.network.tasks_in_public_subnets,
+            enabled=cfg.operations.worker_enabled,
             prefix=cfg.prefix,
         ),
         opts,
@@ -246,7 +245,7 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
         opts,
     )
 
-    host = cfg.domain_name or load_balancer.dns_name
+    host = cfg.web.domain_name or load_balancer.dns_name
     return {
         "serviceUrl": pulumi.Output.concat(load_balancer.scheme, "://", host),
         "loadBalancerDns": load_balancer.dns_name,
@@ -270,16 +269,17 @@ def deployment_args(
     rule ECS shifts and the release alarms it rolls back on."""
     if load_balancer.production_rule is None or load_balancer.alternate_target_group is None:
         return None
-    canary = cfg.deployment_strategy == "canary"
+    release = cfg.release
+    canary = release.deployment_strategy == "canary"
     return DeploymentArgs(
-        strategy=DEPLOYMENT_STRATEGIES[cfg.deployment_strategy],
-        bake_time_minutes=cfg.bake_time_minutes,
+        strategy=DEPLOYMENT_STRATEGIES[release.deployment_strategy],
+        bake_time_minutes=release.bake_time_minutes,
         alternate_target_group_arn=load_balancer.alternate_target_group.arn,
         alternate_target_group_arn_suffix=load_balancer.alternate_target_group.arn_suffix,
         production_rule=load_balancer.production_rule,
         alarm_names=alarms.release_alarm_names,
-        canary_percent=cfg.canary_percent if canary else None,
-        canary_bake_time_minutes=cfg.canary_bake_time_minutes if canary else None,
+        canary_percent=release.canary_percent if canary else None,
+        canary_bake_time_minutes=release.canary_bake_time_minutes if canary else None,
     )
 
 
@@ -288,12 +288,12 @@ def service_image(
 ) -> Image | PrebuiltImage:
     """The image every container runs: ``imageRef`` (promotion, rollback: nothing is built) or
     a build of this commit pushed to the stack's registry."""
-    prebuilt = cfg.image_repository
+    prebuilt = cfg.release.image_repository
     if prebuilt is not None:
         return PrebuiltImage(
             "image",
             PrebuiltImageArgs(
-                image_ref=cfg.image_ref,
+                image_ref=cfg.release.image_ref,
                 registry_id=prebuilt["account"],
                 repository_name=prebuilt["name"],
                 digest=prebuilt["digest"],
@@ -306,8 +306,8 @@ def service_image(
         ImageArgs(
             repository_url=registry.repository_url,
             registry_id=registry.registry_id,
-            tag=cfg.image_tag,
-            platform=cfg.platform,
+            tag=cfg.release.image_tag,
+            platform=cfg.task.platform,
             context=context,
             dockerfile=os.path.normpath(os.path.join(context, "Dockerfile")),
         ),

@@ -18,8 +18,8 @@ from pathlib import Path
 import pulumi
 
 from infra.bootstrap.policies import GITHUB_OIDC_HOST, REVIEW_STACKS, AccountScope
-from infra.config.reader import ConfigError, ConfigReader
-from infra.config.stack import NAME_PREFIX_MAX, PLACEHOLDER_ACCOUNT, valid_name_prefix
+from infra.config.reader import PLACEHOLDER_ACCOUNT, ConfigError, ConfigReader
+from infra.config.stack import NAME_PREFIX_MAX, valid_name_prefix
 
 BOOTSTRAP_DIR = Path(__file__).resolve().parent
 PROJECT = "service-bootstrap"

@@ -19,6 +19,10 @@ from infra import catalog, stackfiles
 
 PROJECT = "service"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# Values committed as examples that must never reach AWS: `pulumi up` refuses them (an ``offline``
+# reader, for the plans and PR diffs, accepts them, so a fresh clone can plan prod). Account
+# 123456789012 is the one AWS documentation uses.
+PLACEHOLDER_ACCOUNT = "123456789012"
 
 
 class ConfigError(ValueError):

@@ -40,12 +40,13 @@ def test_every_stack_file_is_valid(stack):
 
 def test_stack_semantics_come_from_the_stack_files():
     dev, staging, prod = load("dev"), load("staging"), load("prod")
-    assert (dev.ephemeral, dev.protect, dev.nat_gateways) == (False, False, "none")
+    assert (dev.ephemeral, dev.protect, dev.network.nat_gateways) == (False, False, "none")
     assert (staging.ephemeral, staging.protect) == (True, False)
-    assert (prod.ephemeral, prod.protect, prod.nat_gateways) == (False, True, "per-az")
-    assert len(prod.availability_zones) == 3 and len(dev.availability_zones) == 2
-    assert prod.desired_count >= 2 and prod.min_count >= 2
-    assert prod.certificate_arn is not None and prod.require_https
+    assert (prod.ephemeral, prod.protect, prod.network.nat_gateways) == (False, True, "per-az")
+    assert len(prod.network.availability_zones) == 3
+    assert len(dev.network.availability_zones) == 2
+    assert prod.task.desired_count >= 2 and prod.task.min_count >= 2
+    assert prod.web.certificate_arn is not None and prod.web.require_https
 
 
 def test_invalid_fargate_memory_names_key_stack_and_allowed_values():
@@ -64,8 +65,9 @@ def test_unknown_nat_mode_is_rejected():
 
 
 def test_interface_endpoints_default_off_and_on_in_prod():
-    assert (load("dev").interface_endpoints, load("staging").interface_endpoints) == (False, False)
-    assert load("prod").interface_endpoints is True
+    assert not load("dev").network.interface_endpoints
+    assert not load("staging").network.interface_endpoints
+    assert load("prod").network.interface_endpoints is True
 
 
 def test_interface_endpoints_must_be_a_boolean():
@@ -105,7 +107,7 @@ def test_a_certificate_without_the_dns_name_it_covers_is_refused():
     message = config_error("staging", certificateArn=cert)
     assert message.startswith("service:domainName in stack 'staging': expected the DNS name")
     cfg = load("staging", certificateArn=cert, domainName="staging.example.com")
-    assert cfg.https and not cfg.require_https
+    assert cfg.web.https and not cfg.web.require_https
 
 
 def test_access_log_expiry_is_bounded():
@@ -146,8 +148,8 @@ def test_unknown_stack_name_needs_an_explicit_environment():
 
 def test_defaults_apply_when_keys_are_absent():
     cfg = load("dev", taskCpu=None, taskMemory=None, idleTimeoutSeconds=None)
-    assert (cfg.task_cpu, cfg.task_memory, cfg.idle_timeout_seconds) == (256, 512, 60)
-    assert cfg.platform == "linux/amd64"
+    assert (cfg.task.cpu, cfg.task.memory, cfg.web.idle_timeout_seconds) == (256, 512, 60)
+    assert cfg.task.platform == "linux/amd64"
 
 
 def test_unknown_rate_limit_variable_is_rejected_naming_the_valid_ones():
@@ -209,6 +211,45 @@ def test_every_declared_key_is_read_by_the_program_and_no_other():
     assert readers[0].read_keys == set(declared_keys())
 
 
+def test_each_section_reads_its_own_keys_and_no_other_sections():
+    """Every key but the stack-wide ones belongs to exactly one section of StackConfig."""
+    from infra.config import (
+        CacheConfig,
+        DatabaseConfig,
+        NetworkConfig,
+        OperationsConfig,
+        ReleaseConfig,
+        StackReader,
+        TaskConfig,
+        WebConfig,
+        declared_keys,
+    )
+
+    region = "us-east-1"
+    sections = {
+        "network": lambda r: NetworkConfig.read(r, region),
+        "task": TaskConfig.read,
+        "release": lambda r: ReleaseConfig.read(r, region),
+        "database": DatabaseConfig.read,
+        "cache": CacheConfig.read,
+        "web": lambda r: WebConfig.read(r, region),
+        "operations": lambda r: OperationsConfig.read(r, region, protect=True),
+    }
+    owners: dict[str, set[str]] = {}
+
+    def program():
+        for name, read in sections.items():
+            reader = StackReader("service", "prod", offline=True)
+            read(reader)
+            owners[name] = reader.read_keys
+
+    run_program("prod", {**load_stack_config("prod"), "service:imageTag": "test"}, program=program)
+    read = [key for keys in owners.values() for key in keys]
+    assert len(read) == len(set(read)), owners
+    stack_wide = {"environment", "ephemeral", "protect", "tags", "permissionsBoundaryArn"}
+    assert set(read) == declared_keys() - stack_wide
+
+
 @pytest.mark.parametrize(
     ("key", "value", "expected"),
     [
@@ -255,11 +296,11 @@ def test_placeholder_alarm_email_is_refused_by_a_real_up():
     config["service:alarmEmail"] = "oncall@acme.io"
     loaded = []
     run_program("prod", config, program=lambda: loaded.append(StackConfig.load()))
-    assert loaded[0].certificate_arn == arn
+    assert loaded[0].web.certificate_arn == arn
 
 
 def test_offline_plans_of_prod_keep_working_with_the_placeholders():
-    assert load("prod").certificate_arn.endswith("00000000-0000-0000-0000-000000000000")
+    assert load("prod").web.certificate_arn.endswith("00000000-0000-0000-0000-000000000000")
 
 
 def test_protected_stack_needs_someone_to_alert():
