@@ -1,8 +1,8 @@
 """The whole stack, composed in the order of the architecture diagram.
 
 config -> provider (default tags) -> network -> registry -> image -> secrets -> database -> cache
--> load balancer -> alarms -> service (+ autoscaling) -> scheduled worker -> service alarms
--> dashboard -> outputs
+-> load balancer -> alarms -> service (+ its ECS runtime, autoscaling) -> scheduled worker (on the
+same runtime) -> service alarms -> dashboard -> outputs
 
 The load balancer comes before the service because the service may register only once its target
 group is attached to a listener; the alarms too, because a blue/green or canary service names the
@@ -18,17 +18,19 @@ import pulumi_aws as aws
 
 from infra.components.access_logs import AccessLogsArgs
 from infra.components.alarms import Alarms, AlarmsArgs
+from infra.components.autoscaling import ScalingArgs
 from infra.components.cache import Cache, CacheArgs
 from infra.components.dashboard import Dashboard, DashboardArgs
 from infra.components.database import Database, DatabaseArgs
 from infra.components.deployment import DeploymentArgs
+from infra.components.ecs_runtime import AppEnvironment, AppSecrets, EcsRuntimeArgs, TaskNetwork
 from infra.components.image import Image, ImageArgs, PrebuiltImage, PrebuiltImageArgs
 from infra.components.load_balancer import LoadBalancer, LoadBalancerArgs
 from infra.components.network import Network, NetworkArgs
 from infra.components.registry import Registry, RegistryArgs
 from infra.components.scheduler import Scheduler, SchedulerArgs
 from infra.components.secrets import Secrets, SecretsArgs
-from infra.components.service import Service, ServiceArgs
+from infra.components.service import LoadBalancerTarget, Service, ServiceArgs
 from infra.components.waf import WafArgs
 from infra.config import DEPLOYMENT_STRATEGIES, REPO_ROOT, StackConfig
 
@@ -62,9 +64,14 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
         ),
         opts,
     )
-    # Without NAT (a dev cost opt-out) tasks run in public subnets with a public IP.
+    # Where the service's and the worker's tasks run. Without NAT (a dev cost opt-out): in public
+    # subnets with a public IP.
     public = cfg.network.tasks_in_public_subnets
-    task_subnets = network.public_subnet_ids if public else network.private_subnet_ids
+    task_network = TaskNetwork(
+        subnet_ids=network.public_subnet_ids if public else network.private_subnet_ids,
+        security_group_id=network.task_sg.id,
+        assign_public_ip=public,
+    )
 
     registry = Registry(
         "registry",
@@ -176,52 +183,57 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
     service = Service(
         "app",
         ServiceArgs(
-            prefix=cfg.prefix,
-            environment=cfg.environment,
-            region=cfg.region,
-            image=image.image_ref,
-            cpu_architecture=cfg.task.cpu_architecture,
-            cpu=cfg.task.cpu,
-            memory=cfg.task.memory,
-            vpc_cidr=cfg.network.vpc_cidr,
-            subnet_ids=task_subnets,
-            assign_public_ip=cfg.network.tasks_in_public_subnets,
-            security_group_id=network.task_sg.id,
-            target_group_arn=load_balancer.target_group.arn,
-            listener=load_balancer.listener,
-            db_host=database.address,
-            db_name=database.db_name,
-            db_secret_arn=database.secret_arn,
-            jwt_secret_arn=secrets.jwt_secret_arn,
-            redis_url_secret_arn=cache.url_secret_arn,
-            desired_count=cfg.task.desired_count,
-            min_count=cfg.task.min_count,
-            max_count=cfg.task.max_count,
+            runtime=EcsRuntimeArgs(
+                prefix=cfg.prefix,
+                region=cfg.region,
+                image=image.image_ref,
+                cpu_architecture=cfg.task.cpu_architecture,
+                cpu=cfg.task.cpu,
+                memory=cfg.task.memory,
+                log_retention_days=cfg.operations.log_retention_days,
+                enable_execute_command=cfg.task.enable_execute_command,
+                app=AppEnvironment(
+                    environment=cfg.environment,
+                    vpc_cidr=cfg.network.vpc_cidr,
+                    db_host=database.address,
+                    db_name=database.db_name,
+                    keep_alive_seconds=cfg.web.idle_timeout_seconds + KEEP_ALIVE_MARGIN_SECONDS,
+                    metrics_namespace=cfg.metrics_namespace,
+                    rate_limits=cfg.task.rate_limits,
+                ),
+                secrets=AppSecrets(
+                    db_secret_arn=database.secret_arn,
+                    jwt_secret_arn=secrets.jwt_secret_arn,
+                    redis_url_secret_arn=cache.url_secret_arn,
+                ),
+                permissions_boundary=cfg.permissions_boundary_arn,
+            ),
+            network=task_network,
+            target=LoadBalancerTarget(
+                target_group_arn=load_balancer.target_group.arn,
+                target_group_arn_suffix=load_balancer.target_group_arn_suffix,
+                alb_arn_suffix=load_balancer.arn_suffix,
+                listener=load_balancer.listener,
+            ),
+            scaling=ScalingArgs(
+                desired_count=cfg.task.desired_count,
+                min_count=cfg.task.min_count,
+                max_count=cfg.task.max_count,
+                cpu_target=cfg.task.scale_cpu_target,
+                requests_per_target=cfg.task.scale_requests_per_target,
+            ),
             health_check_grace_seconds=cfg.task.health_check_grace_seconds,
-            log_retention_days=cfg.operations.log_retention_days,
-            enable_execute_command=cfg.task.enable_execute_command,
-            keep_alive_seconds=cfg.web.idle_timeout_seconds + KEEP_ALIVE_MARGIN_SECONDS,
-            scale_cpu_target=cfg.task.scale_cpu_target,
-            scale_requests_per_target=cfg.task.scale_requests_per_target,
-            alb_arn_suffix=load_balancer.arn_suffix,
-            target_group_arn_suffix=load_balancer.target_group_arn_suffix,
-            metrics_namespace=cfg.metrics_namespace,
-            rate_limits=cfg.task.rate_limits,
             deployment=deployment_args(cfg, load_balancer, alarms),
-            permissions_boundary=cfg.permissions_boundary_arn,
         ),
         opts,
     )
     scheduler = Scheduler(
         "worker",
         SchedulerArgs(
-            service=service,
+            runtime=service.runtime,
+            network=task_network,
             schedule=cfg.operations.worker_schedule,
-            subnet_ids=task_subnets,
-            security_group_id=network.task_sg.id,
-            assign_public_ip=cfg.network.tasks_in_public_subnets,
             enabled=cfg.operations.worker_enabled,
-            prefix=cfg.prefix,
         ),
         opts,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pulumi
@@ -12,9 +13,22 @@ if TYPE_CHECKING:
     from infra.components.service import Service
 
 
+@dataclass(frozen=True)
+class ScalingArgs:
+    desired_count: int  # at creation; autoscaling owns the count afterwards
+    min_count: int
+    max_count: int
+    cpu_target: float  # average CPU percent per task
+    requests_per_target: int  # ALB requests per task and minute
+
+
 def autoscale(service: Service, name: str) -> aws.appautoscaling.Target:
     """Between ``min_count`` and ``max_count``; the service ignores ``desiredCount`` drift."""
-    a = service.args
+    scaling, load_balancer, deployment = (
+        service.args.scaling,
+        service.args.target,
+        service.args.deployment,
+    )
     child = pulumi.ResourceOptions(parent=service)
     target = aws.appautoscaling.Target(
         f"{name}-scaling",
@@ -23,8 +37,8 @@ def autoscale(service: Service, name: str) -> aws.appautoscaling.Target:
         resource_id=pulumi.Output.format(
             "service/{0}/{1}", service.cluster.name, service.service.name
         ),
-        min_capacity=a.min_count,
-        max_capacity=a.max_count,
+        min_capacity=scaling.min_count,
+        max_capacity=scaling.max_count,
         opts=child,
     )
     tracking = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs
@@ -44,12 +58,13 @@ def autoscale(service: Service, name: str) -> aws.appautoscaling.Target:
 
     policy(
         "cpu",
-        a.scale_cpu_target,
+        scaling.cpu_target,
         predefined_metric_specification=predefined("ECSServiceAverageCPUUtilization"),
     )
-    requests = float(a.scale_requests_per_target)
-    if a.deployment is None:
-        label = pulumi.Output.format("{0}/{1}", a.alb_arn_suffix, a.target_group_arn_suffix)
+    requests = float(scaling.requests_per_target)
+    alb = load_balancer.alb_arn_suffix
+    if deployment is None:
+        label = pulumi.Output.format("{0}/{1}", alb, load_balancer.target_group_arn_suffix)
         policy(
             "requests",
             requests,
@@ -62,8 +77,11 @@ def autoscale(service: Service, name: str) -> aws.appautoscaling.Target:
             "requests",
             requests,
             customized_metric_specification=busiest_group_requests(
-                a.alb_arn_suffix,
-                [a.target_group_arn_suffix, a.deployment.alternate_target_group_arn_suffix],
+                alb,
+                [
+                    load_balancer.target_group_arn_suffix,
+                    deployment.alternate_target_group_arn_suffix,
+                ],
             ),
         )
     return target

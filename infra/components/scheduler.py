@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
-from infra.components.service import Service, assume_role, policy
+from infra.components.ecs_runtime import EcsRuntime, TaskNetwork, assume_role, policy
 
 WORKER_COMMAND = ["python", "-m", "service.worker", "run-due", "--once"]
 WORKER_CONTAINER = "worker"
@@ -19,13 +18,10 @@ DEAD_LETTER_RETENTION_SECONDS = 14 * 24 * 3600
 
 @dataclass(frozen=True)
 class SchedulerArgs:
-    service: Service  # the worker reuses its cluster, roles, image, environment and secrets
+    runtime: EcsRuntime  # the service's: its cluster, roles, image, environment and secrets
+    network: TaskNetwork
     schedule: str  # "rate(1 minute)" or "cron(...)"
-    subnet_ids: Sequence[pulumi.Input[str]]
-    security_group_id: pulumi.Input[str]
-    assign_public_ip: bool
     enabled: bool = True
-    prefix: str = "service"  # the dead-letter queue is <prefix>-worker-dlq
 
 
 class Scheduler(pulumi.ComponentResource):
@@ -38,9 +34,9 @@ class Scheduler(pulumi.ComponentResource):
     def __init__(self, name: str, args: SchedulerArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("service:infra:Scheduler", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
-        svc = args.service
-        worker = svc.container(WORKER_CONTAINER, command=WORKER_COMMAND)
-        self.task_definition = svc.task_definition_for(
+        runtime = args.runtime
+        worker = runtime.container(WORKER_CONTAINER, command=WORKER_COMMAND)
+        self.task_definition = runtime.task_definition(
             f"{name}-worker", "worker", [worker], parent=self
         )
         # Every revision of this family (the ARN without its ":<revision>").
@@ -48,14 +44,14 @@ class Scheduler(pulumi.ComponentResource):
 
         # Confused-deputy guard: only schedules of this account may assume the role. The account
         # is the one of the cluster ARN (arn:aws:ecs:<region>:<account>:cluster/<name>).
-        account = svc.cluster.arn.apply(lambda arn: arn.split(":")[4])
-        self.role = svc.role(
+        account = runtime.cluster.arn.apply(lambda arn: arn.split(":")[4])
+        self.role = runtime.role(
             f"{name}-role",
             "EventBridge Scheduler: run the worker task",
             assume_role(SCHEDULER_PRINCIPAL, {"StringEquals": {"aws:SourceAccount": account}}),
             parent=self,
         )
-        self.passed_roles = [svc.execution_role.arn, svc.task_role.arn]
+        self.passed_roles = [runtime.execution_role.arn, runtime.task_role.arn]
         run_task = aws.iam.RolePolicy(
             f"{name}-run-task",
             role=self.role.id,
@@ -65,7 +61,7 @@ class Scheduler(pulumi.ComponentResource):
                     "Effect": "Allow",
                     "Action": ["ecs:RunTask"],
                     "Resource": [family_arn],
-                    "Condition": {"ArnEquals": {"ecs:cluster": svc.cluster.arn}},
+                    "Condition": {"ArnEquals": {"ecs:cluster": runtime.cluster.arn}},
                 },
                 {
                     "Sid": "TagWorkerTask",
@@ -86,7 +82,7 @@ class Scheduler(pulumi.ComponentResource):
         )
         self.dead_letter_queue = aws.sqs.Queue(
             f"{name}-dlq",
-            name=f"{args.prefix}-worker-dlq",
+            name=f"{runtime.args.prefix}-worker-dlq",
             message_retention_seconds=DEAD_LETTER_RETENTION_SECONDS,
             sqs_managed_sse_enabled=True,
             opts=child,
@@ -111,7 +107,7 @@ class Scheduler(pulumi.ComponentResource):
             state="ENABLED" if args.enabled else "DISABLED",
             flexible_time_window=aws.scheduler.ScheduleFlexibleTimeWindowArgs(mode="OFF"),
             target=aws.scheduler.ScheduleTargetArgs(
-                arn=svc.cluster.arn,
+                arn=runtime.cluster.arn,
                 role_arn=self.role.arn,
                 ecs_parameters=aws.scheduler.ScheduleTargetEcsParametersArgs(
                     task_definition_arn=self.task_definition.arn,
@@ -122,9 +118,9 @@ class Scheduler(pulumi.ComponentResource):
                     enable_ecs_managed_tags=True,
                     network_configuration=(
                         aws.scheduler.ScheduleTargetEcsParametersNetworkConfigurationArgs(
-                            subnets=list(args.subnet_ids),
-                            security_groups=[args.security_group_id],
-                            assign_public_ip=args.assign_public_ip,
+                            subnets=list(args.network.subnet_ids),
+                            security_groups=[args.network.security_group_id],
+                            assign_public_ip=args.network.assign_public_ip,
                         )
                     ),
                 ),
@@ -141,7 +137,7 @@ class Scheduler(pulumi.ComponentResource):
             ),
             # The worker task uses the service's roles: wait for their policies too.
             opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[run_task, send_dead_letters, *svc.role_policies]
+                parent=self, depends_on=[run_task, send_dead_letters, *runtime.role_policies]
             ),
         )
         self.register_outputs(
