@@ -256,6 +256,27 @@ def test_an_existing_topic_is_notified_by_every_alarm_besides_the_own_topic(stac
         assert alarm.inputs["okActions"] == actions
 
 
+def test_the_alarms_are_declared_as_data_each_key_once():
+    """The alarm table is plain data, built without a Pulumi run; every spec is one metric or
+    metric math, never both."""
+    from infra.components import alarms as a
+
+    t = a.AlarmThresholds()
+    groups = ("app/service-x/1", ["targetgroup/a/1", "targetgroup/b/1"])
+    specs = [
+        *a.load_balancer_alarms(t, *groups),
+        *a.database_alarms(t, "service-x-db"),
+        *a.cache_alarms(t, ["service-x-redis-001", "service-x-redis-002"]),
+        *a.release_alarms(t, "service-x", *groups),
+        *a.service_alarms(t, "service-x", "app-service"),
+        *a.worker_alarms("service-x-worker-dlq"),
+    ]
+    keys = [spec.key for spec in specs]
+    assert len(keys) == len(set(keys)) == 14, keys
+    for spec in specs:
+        assert (spec.metric_queries is None) == (spec.namespace is not None), spec.key
+
+
 # ---- ECS Exec and WAF ---------------------------------------------------------------------------
 @pytest.mark.parametrize(("stack", "enabled"), [("dev", True), ("staging", True), ("prod", False)])
 def test_ecs_exec_switch_per_stack(stack_run, stack, enabled):
