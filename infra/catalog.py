@@ -164,7 +164,7 @@ def cache_engine_version_ok(value: str) -> bool:
     return value in ELASTICACHE_REDIS_VERSIONS or value == "6.x"
 
 
-# ECR references, as the program (service:imageRef) and infra/promote.py both parse them.
+# ECR references, as the program (service:imageRef) and infra/tools/promote.py both parse them.
 _ECR_REGISTRY = (
     r"(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)"
     r"\.amazonaws\.com(?:\.cn)?"

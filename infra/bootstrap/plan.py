@@ -1,6 +1,6 @@
 """Offline bootstrap plan: ``python -m infra.bootstrap.plan [--stack account] [--json]``.
 
-Runs the bootstrap program under mocks (``infra.mocks.run_program``), without the Pulumi CLI,
+Runs the bootstrap program under mocks (``infra.tools.mocks.run_program``), without the Pulumi CLI,
 provider plugins or credentials, and prints the resource tree, then every policy document it
 would send to AWS (trust and role policies, the permissions boundary, key and bucket policies),
 then the outputs (the ``gh variable set`` lines among them). KMS key ARNs in the documents are
@@ -19,8 +19,8 @@ from infra import stackfiles
 from infra.bootstrap.config import BOOTSTRAP_DIR, PROJECT
 from infra.bootstrap.program import main as bootstrap_main
 from infra.config import ConfigError
-from infra.mocks import Run, run_program
-from infra.plan import load_stack_config, parse_overrides, render_tree, to_dict
+from infra.tools.mocks import Run, run_program
+from infra.tools.plan import load_stack_config, parse_overrides, render_tree, to_dict
 
 DEFAULT_STACK = "account"
 # Inputs that hold a policy document, per resource type.

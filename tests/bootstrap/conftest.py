@@ -11,7 +11,7 @@ import pytest
 
 from infra.bootstrap import policies
 from infra.bootstrap.plan import run
-from infra.mocks import Recorded, Run
+from infra.tools.mocks import Recorded, Run
 
 _cache: dict[str, Run] = {}
 

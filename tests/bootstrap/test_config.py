@@ -5,8 +5,8 @@ import pytest
 from infra.bootstrap.config import BOOTSTRAP_DIR, PROJECT
 from infra.bootstrap.plan import run
 from infra.config import ConfigError
-from infra.mocks import run_program
-from infra.plan import load_stack_config
+from infra.tools.mocks import run_program
+from infra.tools.plan import load_stack_config
 
 
 def fails(pattern, **overrides):

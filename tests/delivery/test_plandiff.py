@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from infra import plandiff
-from infra.mocks import resource_id
-from infra.replacement import identity_hash
+from infra.tools import plandiff
+from infra.tools.mocks import resource_id
+from infra.tools.replacement import identity_hash
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -384,7 +384,7 @@ def test_nested_diff_markdown_matches_the_golden_file():
 
 def cascade_plan(cidr):
     """A VPC, a subnet in it and a subnet group over the subnet, wired with the mock ids the
-    offline plan would give them (AWS prefix + identity hash, infra.mocks.resource_id)."""
+    offline plan would give them (AWS prefix + identity hash, infra.tools.mocks.resource_id)."""
 
     def entry(type_, name, parent, **inputs):
         return {"type": type_, "name": name, "parent": parent, "protect": False, "inputs": inputs}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import promote
+from infra.tools import promote
 from tests.delivery.fake_registry import World, digest_of, install_executables
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import smoke
+from infra.tools import smoke
 from tests.support.processes import HOST, free_port
 from tests.support.uvicorn_server import REPO, VENV_BIN, UvicornServer
 

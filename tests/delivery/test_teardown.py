@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from infra import stackfiles, teardown
+from infra import stackfiles
+from infra.tools import teardown
 from tests.support.processes import fake_cli
 
 ROOT = Path(__file__).resolve().parents[2]

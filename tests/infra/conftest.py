@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from infra.mocks import Recorded, Run, mock_id, run_program
-from infra.plan import load_stack_config
+from infra.tools.mocks import Recorded, Run, mock_id, run_program
+from infra.tools.plan import load_stack_config
 
 TEST_IMAGE_TAG = "0123456789ab"
 STACKS = ("dev", "staging", "prod")

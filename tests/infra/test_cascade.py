@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from infra import plandiff
-from infra.mocks import Run, mock_id, mock_identity
-from infra.plan import to_dict
-from infra.replacement import REPLACE_ON_CHANGE, identity_hash
+from infra.tools import plandiff
+from infra.tools.mocks import Run, mock_id, mock_identity
+from infra.tools.plan import to_dict
+from infra.tools.replacement import REPLACE_ON_CHANGE, identity_hash
 from tests.infra.conftest import run_stack
 
 

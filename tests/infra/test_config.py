@@ -7,8 +7,8 @@ import re
 import pytest
 
 from infra.config import ConfigError, StackConfig
-from infra.mocks import run_program
-from infra.plan import load_stack_config
+from infra.tools.mocks import run_program
+from infra.tools.plan import load_stack_config
 
 
 def load(stack: str, **overrides) -> StackConfig:

@@ -13,8 +13,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from infra import cost
-from infra.plan import to_dict
+from infra.tools import cost
+from infra.tools.plan import to_dict
 from tests.infra.conftest import run_stack
 
 GOLDEN = Path(__file__).resolve().parents[1] / "delivery" / "golden"

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from infra.components import app_metrics
-from infra.mocks import LB_ID, mock_physical_name
+from infra.tools.mocks import LB_ID, mock_physical_name
 from tests.infra.conftest import STACKS, containers, run_stack
 
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"

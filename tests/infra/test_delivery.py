@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from infra.mocks import MISSING_DIGEST, UNKNOWN, Run, run_program
-from infra.plan import load_stack_config, main
+from infra.tools.mocks import MISSING_DIGEST, UNKNOWN, Run, run_program
+from infra.tools.plan import load_stack_config, main
 from policy import rules
 from tests.infra.conftest import STACKS, TEST_IMAGE_TAG, containers, run_stack
 

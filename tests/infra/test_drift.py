@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from infra import drift
+from infra.tools import drift
 
 FIXTURES = Path(__file__).parent / "fixtures" / "drift"
 

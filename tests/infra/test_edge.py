@@ -9,7 +9,7 @@ import pytest
 
 from infra import catalog
 from infra.components.waf import MANAGED_RULE_GROUPS
-from infra.mocks import ACCOUNT, InfraMocks, mock_id, mock_physical_name
+from infra.tools.mocks import ACCOUNT, InfraMocks, mock_id, mock_physical_name
 from service.config import Settings
 from tests.infra.conftest import run_stack
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.mocks import mock_id, mock_physical_name
+from infra.tools.mocks import mock_id, mock_physical_name
 from tests.infra.conftest import subnet_ids
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/11111111-2222-3333-4444-555555555555"

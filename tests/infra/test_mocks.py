@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from infra.mocks import ID_PREFIXES, mock_id, resource_id
+from infra.tools.mocks import ID_PREFIXES, mock_id, resource_id
 
 # Inside JSON documents (policies, container definitions) the ARN ends at an escaped quote.
 ARN = re.compile(r"arn:aws:[a-z0-9-]+:[a-z0-9-]*:(\d{12}|aws)?:[^\s\"\\]+")

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from infra import catalog
-from infra.mocks import ACCOUNT, mock_physical_name
+from infra.tools.mocks import ACCOUNT, mock_physical_name
 from tests.infra.conftest import STACKS, policy_statements, run_stack
 from tests.infra.test_config import config_error
 

@@ -9,7 +9,7 @@ import pytest
 
 from infra.components.scheduler import WORKER_COMMAND
 from infra.components.service import MIGRATE_COMMAND
-from infra.mocks import mock_id, mock_physical_name
+from infra.tools.mocks import mock_id, mock_physical_name
 from tests.infra.conftest import containers, policy_statements
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

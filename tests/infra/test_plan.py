@@ -9,7 +9,7 @@ import sys
 import pytest
 
 from infra.config import REPO_ROOT, ConfigError
-from infra.plan import load_stack_config, main, plan, render_tree, to_dict
+from infra.tools.plan import load_stack_config, main, plan, render_tree, to_dict
 from tests.infra.conftest import TEST_IMAGE_TAG
 
 KEYS = {"type", "name", "parent", "protect", "inputs"}
@@ -76,7 +76,7 @@ def test_tree_nests_children_under_their_component(prod_plan):
 
 def test_main_prints_json(capsys, monkeypatch):
     monkeypatch.setattr(
-        "infra.plan.load_stack_config",
+        "infra.tools.plan.load_stack_config",
         lambda stack: {**load_stack_config(stack), "service:imageTag": "0123456789ab"},
     )
     assert main(["--stack", "dev", "--json"]) == 0
@@ -129,7 +129,7 @@ def test_every_stack_key_is_declared_in_pulumi_yaml(stack):
 def test_pulumi_entry_point_runs_the_program_and_exports_outputs():
     import runpy
 
-    from infra.mocks import run_program
+    from infra.tools.mocks import run_program
 
     config = {**load_stack_config("dev"), "service:imageTag": TEST_IMAGE_TAG}
     entry = str(REPO_ROOT / "infra" / "__main__.py")
@@ -201,7 +201,7 @@ def test_engine_finds_every_declared_key_and_accepts_the_stack_values(stack):
 
 def test_empty_project_defaults_mean_unset():
     """Optional keys default to "" / {} in Pulumi.yaml; the program reads them as not set."""
-    from infra.mocks import run_program
+    from infra.tools.mocks import run_program
 
     config = {**load_stack_config("dev"), "service:imageTag": TEST_IMAGE_TAG}
     for key in ("minCount", "maxCount", "rateLimits", "alarms"):
@@ -216,9 +216,9 @@ def test_empty_project_defaults_mean_unset():
 
 def test_plan_outside_a_git_checkout_uses_the_placeholder_tag(monkeypatch):
     """imageTag defaults to "" in Pulumi.yaml: empty still means "no tag configured"."""
-    import infra.plan
+    import infra.tools.plan
 
-    monkeypatch.setattr(infra.plan, "git_commit", lambda: None)
-    resources = infra.plan.plan("dev")
+    monkeypatch.setattr(infra.tools.plan, "git_commit", lambda: None)
+    resources = infra.tools.plan.plan("dev")
     (image,) = [r for r in resources if r["type"] == "docker-build:index:Image"]
-    assert image["inputs"]["tags"][0].endswith(":" + infra.plan.PLAN_IMAGE_TAG)
+    assert image["inputs"]["tags"][0].endswith(":" + infra.tools.plan.PLAN_IMAGE_TAG)

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from infra.mocks import LB_ID, mock_identity, mock_physical_name
+from infra.tools.mocks import LB_ID, mock_identity, mock_physical_name
 from tests.infra.conftest import containers, run_stack
 from tests.infra.test_config import config_error
 

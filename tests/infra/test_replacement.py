@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-from infra.replacement import ALL_INPUTS, REPLACE_ON_CHANGE, UPDATED_IN_PLACE
+from infra.tools.replacement import ALL_INPUTS, REPLACE_ON_CHANGE, UPDATED_IN_PLACE
 from tests.infra.conftest import STACKS, run_stack
 
 SDKS = {"aws": "pulumi_aws", "random": "pulumi_random"}
@@ -49,5 +49,5 @@ def test_every_type_the_stacks_create_is_in_the_table_or_updated_in_place():
         if r.custom and not r.type.startswith("pulumi:providers:")
     }
     missing = created - set(REPLACE_ON_CHANGE) - set(UPDATED_IN_PLACE)
-    assert not missing, f"add to infra/replacement.py: {sorted(missing)}"
+    assert not missing, f"add to infra/tools/replacement.py: {sorted(missing)}"
     assert all(reason.strip() for reason in UPDATED_IN_PLACE.values())

@@ -10,8 +10,9 @@ import pytest
 
 from infra import review
 from infra.config import REVIEW_OVERRIDES, ConfigError, derive_review_config
-from infra.mocks import mock_identity, physical_name
-from infra.plan import load_stack_config, plan
+from infra.tools import review as janitor
+from infra.tools.mocks import mock_identity, physical_name
+from infra.tools.plan import load_stack_config, plan
 from tests.infra.conftest import run_stack
 
 LIMITS = {  # type -> (name input, AWS limit)
@@ -117,7 +118,7 @@ NOW = datetime(2026, 12, 1, 12, tzinfo=UTC)
 
 def stack(name, *, age_days=None, state="OPEN", created=True):
     when = NOW - timedelta(days=age_days) if age_days is not None else None
-    return review.ReviewStack(
+    return janitor.ReviewStack(
         name=name,
         created=when if created else None,
         last_update=None if created else when,
@@ -126,31 +127,31 @@ def stack(name, *, age_days=None, state="OPEN", created=True):
 
 
 def test_janitor_keeps_a_young_stack_of_an_open_pr():
-    assert review.stacks_to_destroy([stack("pr-1", age_days=1)], NOW) == []
+    assert janitor.stacks_to_destroy([stack("pr-1", age_days=1)], NOW) == []
 
 
 @pytest.mark.parametrize("state", ["CLOSED", "MERGED", None])
 def test_janitor_destroys_the_stack_of_a_pr_that_is_not_open(state):
-    assert review.stacks_to_destroy([stack("pr-2", age_days=0, state=state)], NOW) == ["pr-2"]
+    assert janitor.stacks_to_destroy([stack("pr-2", age_days=0, state=state)], NOW) == ["pr-2"]
 
 
 def test_janitor_destroys_a_stack_older_than_max_days_even_if_the_pr_is_open():
     stacks = [stack("pr-3", age_days=3.1), stack("pr-4", age_days=2.9)]
-    assert review.stacks_to_destroy(stacks, NOW) == ["pr-3"]
-    assert review.stacks_to_destroy(stacks, NOW, max_days=5) == []
+    assert janitor.stacks_to_destroy(stacks, NOW) == ["pr-3"]
+    assert janitor.stacks_to_destroy(stacks, NOW, max_days=5) == []
 
 
 def test_janitor_falls_back_to_the_last_update_without_a_created_tag():
-    assert review.stacks_to_destroy([stack("pr-5", age_days=4, created=False)], NOW) == ["pr-5"]
+    assert janitor.stacks_to_destroy([stack("pr-5", age_days=4, created=False)], NOW) == ["pr-5"]
 
 
 def test_janitor_keeps_an_open_prs_stack_of_unknown_age():
-    assert review.stacks_to_destroy([review.ReviewStack("pr-6", pr_state="OPEN")], NOW) == []
+    assert janitor.stacks_to_destroy([janitor.ReviewStack("pr-6", pr_state="OPEN")], NOW) == []
 
 
 def test_janitor_never_chooses_a_named_stack():
     stacks = [stack(n, age_days=30, state=None) for n in ("dev", "staging", "prod", "pr-x")]
-    assert review.stacks_to_destroy(stacks, NOW) == []
+    assert janitor.stacks_to_destroy(stacks, NOW) == []
 
 
 def test_janitor_cli_reads_the_inventory_and_the_max_days_variable(tmp_path, capsys, monkeypatch):
@@ -163,10 +164,10 @@ def test_janitor_cli_reads_the_inventory_and_the_max_days_variable(tmp_path, cap
     ]  # fmt: skip
     inventory.write_text(json.dumps(rows))
     monkeypatch.setenv("REVIEW_STACK_MAX_DAYS", "")
-    assert review.main(["janitor", "--inventory", str(inventory), "--now", NOW.isoformat()]) == 0
+    assert janitor.main(["janitor", "--inventory", str(inventory), "--now", NOW.isoformat()]) == 0
     assert capsys.readouterr().out.split() == ["pr-10"]
     monkeypatch.setenv("REVIEW_STACK_MAX_DAYS", "1")
-    review.main(["janitor", "--inventory", str(inventory), "--now", NOW.isoformat()])
+    janitor.main(["janitor", "--inventory", str(inventory), "--now", NOW.isoformat()])
     assert capsys.readouterr().out.split() == ["organization/service/pr-9", "pr-10"]
 
 
@@ -174,4 +175,4 @@ def test_janitor_cli_refuses_a_bad_max_days(tmp_path, monkeypatch):
     inventory = tmp_path / "inventory.json"
     inventory.write_text("[]")
     monkeypatch.setenv("REVIEW_STACK_MAX_DAYS", "three")
-    assert review.main(["janitor", "--inventory", str(inventory)]) == 2
+    assert janitor.main(["janitor", "--inventory", str(inventory)]) == 2

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra.mocks import Run, mock_id
+from infra.tools.mocks import Run, mock_id
 from tests.infra.conftest import TEST_IMAGE_TAG, containers, policy_statements, subnet_ids
 
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"

@@ -93,7 +93,7 @@ def test_list_proxies_from_pulumi_policy_are_read_as_lists():
 
 @pytest.fixture(scope="module")
 def plans():
-    plan_mod = pytest.importorskip("infra.plan")
+    plan_mod = pytest.importorskip("infra.tools.plan")
     return {stack: plan_mod.plan(stack) for stack in STACKS}
 
 

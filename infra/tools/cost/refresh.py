@@ -8,8 +8,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from infra.cost.errors import CostError
-from infra.cost.prices import CURRENCY, PriceTable
+from infra.tools.cost.errors import CostError
+from infra.tools.cost.prices import CURRENCY, PriceTable
 
 
 @dataclass(frozen=True)

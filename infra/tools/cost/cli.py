@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from infra.config import ConfigError
-from infra.cost.assumptions import ASSUMPTIONS, parse_assumptions
-from infra.cost.errors import CostError
-from infra.cost.estimate import estimate, plan_region
-from infra.cost.prices import PRICES_FILE, load_prices
-from infra.cost.refresh import pricing_client, refresh_prices
-from infra.cost.render import render_diff, render_text
+from infra.tools.cost.assumptions import ASSUMPTIONS, parse_assumptions
+from infra.tools.cost.errors import CostError
+from infra.tools.cost.estimate import estimate, plan_region
+from infra.tools.cost.prices import PRICES_FILE, load_prices
+from infra.tools.cost.refresh import pricing_client, refresh_prices
+from infra.tools.cost.render import render_diff, render_text
 
 
 def _estimate_parser() -> argparse.ArgumentParser:
@@ -51,7 +51,7 @@ def _resources(args: argparse.Namespace) -> list[dict[str, Any]]:
         if not isinstance(data, list):
             raise CostError(f"{args.plan}: expected the JSON list `infra.plan --json` prints")
         return data
-    from infra import plan
+    from infra.tools import plan
 
     return plan.plan(args.stack, plan.parse_overrides(args.config))
 
@@ -66,7 +66,7 @@ def _main_estimate(argv: list[str]) -> int:
         resources = _resources(args)
         region = args.region or plan_region(resources)
         if region is None:
-            from infra.plan import load_stack_config
+            from infra.tools.plan import load_stack_config
 
             region = str(load_stack_config(args.stack).get("aws:region") or "")
         if not region:

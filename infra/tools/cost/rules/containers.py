@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from infra.cost.context import (
+from infra.tools.cost.context import (
     ECS_SERVICE,
     SCHEDULE,
     TIMES,
@@ -15,7 +15,7 @@ from infra.cost.context import (
     ecs_parameters,
     line_item,
 )
-from infra.cost.rules.network import public_ip
+from infra.tools.cost.rules.network import public_ip
 
 
 def _fargate(ctx: Context, r: dict, td: dict, task_hours: float, why: str) -> list[Item]:

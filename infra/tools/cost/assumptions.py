@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from infra.cost.errors import CostError
+from infra.tools.cost.errors import CostError
 
 # name -> (default, what it means). Override with --assume NAME=VALUE.
 ASSUMPTIONS: dict[str, tuple[float, str]] = {

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.cost.context import TIMES, Context, Item, Unpriced, line_item
+from infra.tools.cost.context import TIMES, Context, Item, Unpriced, line_item
 
 LOAD_BALANCERS = ("aws:lb/loadBalancer:LoadBalancer", "aws:alb/loadBalancer:LoadBalancer")
 LIFECYCLE = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"

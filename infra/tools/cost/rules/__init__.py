@@ -5,23 +5,30 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from infra.cost.context import ECS_SERVICE, SCHEDULE, TASK_DEFINITION, VPC_ENDPOINT, Context, Item
-from infra.cost.rules.containers import (
+from infra.tools.cost.context import (
+    ECS_SERVICE,
+    SCHEDULE,
+    TASK_DEFINITION,
+    VPC_ENDPOINT,
+    Context,
+    Item,
+)
+from infra.tools.cost.rules.containers import (
     rule_ecr_repository,
     rule_ecs_cluster,
     rule_ecs_service,
     rule_schedule,
 )
-from infra.cost.rules.data import rule_rds_instance, rule_replication_group, rule_secret
-from infra.cost.rules.monitoring import rule_dashboard, rule_log_group, rule_metric_alarm
-from infra.cost.rules.network import (
+from infra.tools.cost.rules.data import rule_rds_instance, rule_replication_group, rule_secret
+from infra.tools.cost.rules.monitoring import rule_dashboard, rule_log_group, rule_metric_alarm
+from infra.tools.cost.rules.network import (
     rule_eip,
     rule_load_balancer,
     rule_nat_gateway,
     rule_vpc_endpoint,
     rule_web_acl,
 )
-from infra.cost.rules.storage import rule_s3_bucket, rule_sqs_queue
+from infra.tools.cost.rules.storage import rule_s3_bucket, rule_sqs_queue
 
 Rule = Callable[[Context, dict], list[Item]]
 

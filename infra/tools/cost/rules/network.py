@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from infra.cost.context import TIMES, Context, Item, Unpriced, line_item
+from infra.tools.cost.context import TIMES, Context, Item, Unpriced, line_item
 
 
 def public_ip(ctx: Context, r: dict, hours: float, what: str, why: str) -> Item:

@@ -1,6 +1,6 @@
 """Offline monthly cost: ``python -m infra.cost --stack S [--json] [--prices FILE] [--config K=V]``.
 
-Prices the offline plan (``infra.plan.plan``: mocks, no CLI, no credentials) with a dated,
+Prices the offline plan (``infra.tools.plan.plan``: mocks, no CLI, no credentials) with a dated,
 region-keyed price table (``infra/prices.json``; ``--prices FILE`` overrides it), one line item
 per billable resource: what, quantity, unit, unit price, monthly amount and the assumption behind
 the quantity. What a plan cannot know (traffic, log volume, how long a worker run takes, the image
@@ -21,19 +21,19 @@ JSON shape: ``{"stack", "region", "currency": "USD", "monthly_total", "items": [
 "type", "description", "quantity", "unit", "unit_price", "monthly", "assumption"}], "unpriced":
 [types], "assumptions": {...}, "prices": {"source", "date", "verified"}, "warnings": [...]}``.
 
-Modules: :mod:`~infra.cost.prices` (the table), :mod:`~infra.cost.assumptions`,
-:mod:`~infra.cost.schedules`, :mod:`~infra.cost.rules` (one rule per billable type),
-:mod:`~infra.cost.estimate` (plan -> report), :mod:`~infra.cost.render`,
-:mod:`~infra.cost.refresh` (Price List API) and :mod:`~infra.cost.cli`.
+Modules: :mod:`~infra.tools.cost.prices` (the table), :mod:`~infra.tools.cost.assumptions`,
+:mod:`~infra.tools.cost.schedules`, :mod:`~infra.tools.cost.rules` (one rule per billable type),
+:mod:`~infra.tools.cost.estimate` (plan -> report), :mod:`~infra.tools.cost.render`,
+:mod:`~infra.tools.cost.refresh` (Price List API) and :mod:`~infra.tools.cost.cli`.
 """
 
-from infra.cost.assumptions import ASSUMPTIONS, default_assumptions, parse_assumptions
-from infra.cost.cli import _main_refresh as _main_refresh  # tests stub its Price List client
-from infra.cost.cli import main
-from infra.cost.context import TIMES, Context, Item, Unpriced
-from infra.cost.errors import CostError
-from infra.cost.estimate import estimate, is_component, plan_region
-from infra.cost.prices import (
+from infra.tools.cost.assumptions import ASSUMPTIONS, default_assumptions, parse_assumptions
+from infra.tools.cost.cli import _main_refresh as _main_refresh  # tests stub its Price List client
+from infra.tools.cost.cli import main
+from infra.tools.cost.context import TIMES, Context, Item, Unpriced
+from infra.tools.cost.errors import CostError
+from infra.tools.cost.estimate import estimate, is_component, plan_region
+from infra.tools.cost.prices import (
     CURRENCY,
     PRICES_FILE,
     PriceTable,
@@ -41,10 +41,10 @@ from infra.cost.prices import (
     load_prices,
     parse_prices,
 )
-from infra.cost.refresh import PriceQuery, fetch_price, price_queries, refresh_prices
-from infra.cost.render import money, render_diff, render_text, signed
-from infra.cost.rules import FREE, RULES, is_free
-from infra.cost.schedules import runs_per_month
+from infra.tools.cost.refresh import PriceQuery, fetch_price, price_queries, refresh_prices
+from infra.tools.cost.render import money, render_diff, render_text, signed
+from infra.tools.cost.rules import FREE, RULES, is_free
+from infra.tools.cost.schedules import runs_per_month
 
 __all__ = [
     "ASSUMPTIONS",

@@ -3,7 +3,7 @@ groups."""
 
 from __future__ import annotations
 
-from infra.cost.context import Context, Item, line_item
+from infra.tools.cost.context import Context, Item, line_item
 
 
 def rule_metric_alarm(ctx: Context, r: dict) -> list[Item]:

@@ -6,7 +6,7 @@ inputs exactly as a provider would receive them, secrets still wrapped) and answ
 deterministic fake outputs (ids, ARNs, endpoints, an image digest) so the program runs to the end.
 
 Every fake id, ARN and generated name carries the resource's identity: a short hash of its
-logical name and replace-on-change inputs (``infra.replacement``). They are shaped like AWS's:
+logical name and replace-on-change inputs (``infra.tools.replacement``). They are shaped like AWS's:
 EC2 ids with AWS's prefixes (``vpc-1a2b3c4d``, ``subnet-``, ``sg-``, ``rtb-``, ``vpce-`` ...; an S3
 bucket's id is its name and a queue's its URL, as the provider's; other ids are
 ``<logical name>-<hash>``), ARNs with the service, region and account where AWS puts them
@@ -39,7 +39,7 @@ from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _sync_await
 
 from infra.config import PROJECT
-from infra.replacement import identity_hash, revision
+from infra.tools.replacement import identity_hash, revision
 
 ACCOUNT = "123456789012"
 SECRET = "[secret]"  # noqa: S105 (the redaction marker)
@@ -136,7 +136,7 @@ def _digest(seed: str) -> str:
 
 def mock_identity(rtype: str, name: str, inputs: Mapping[str, Any]) -> str:
     """The identity hash of a resource: its logical name plus its replace-on-change inputs as
-    the plan prints them (:mod:`infra.replacement`). Every fake id, ARN and generated name the
+    the plan prints them (:mod:`infra.tools.replacement`). Every fake id, ARN and generated name the
     mocks hand out carries it, so a replacement changes what dependents receive."""
     return identity_hash(rtype, name, _redact(dict(inputs)))
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from infra.cost.context import TIMES
+from infra.tools.cost.context import TIMES
 
 
 def money(value: float) -> str:

@@ -3,7 +3,7 @@
 One table, two readers:
 
 * ``infra.plandiff`` marks a change ``replace`` when it touches one of these inputs;
-* ``infra.mocks`` derives every fake id, ARN and generated name from the logical name plus
+* ``infra.tools.mocks`` derives every fake id, ARN and generated name from the logical name plus
   :func:`identity_hash` of the same inputs, so a replaced resource hands its dependents a new id
   and the replacement cascades through the offline plan the way the engine would cascade it.
 

@@ -7,7 +7,7 @@ import datetime
 import re
 from collections.abc import Mapping
 
-from infra.cost.errors import CostError
+from infra.tools.cost.errors import CostError
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _CRON = re.compile(r"^cron\((.+)\)$")

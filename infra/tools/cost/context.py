@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from infra.cost.prices import RegionPrices
-from infra.cost.schedules import runs_per_month
+from infra.tools.cost.prices import RegionPrices
+from infra.tools.cost.schedules import runs_per_month
 
 # Here rather than in render: the rules write it into their assumptions too.
 TIMES = "\N{MULTIPLICATION SIGN}"

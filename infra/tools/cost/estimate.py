@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from infra.config import PROJECT
-from infra.cost.assumptions import default_assumptions
-from infra.cost.context import Context, Item, Unpriced
-from infra.cost.prices import CURRENCY, PriceTable
-from infra.cost.rules import RULES, is_free
+from infra.tools.cost.assumptions import default_assumptions
+from infra.tools.cost.context import Context, Item, Unpriced
+from infra.tools.cost.prices import CURRENCY, PriceTable
+from infra.tools.cost.rules import RULES, is_free
 
 
 def is_component(rtype: str) -> bool:

@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from infra.cost.errors import CostError
+from infra.tools.cost.errors import CostError
 
 # The table stays beside the program it prices (the Makefile and docs/deploying.md name
 # infra/prices.json).
-PRICES_FILE = Path(__file__).parent.parent / "prices.json"
+PRICES_FILE = Path(__file__).resolve().parents[2] / "prices.json"
 CURRENCY = "USD"
 
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
