@@ -177,6 +177,7 @@ def build(cfg: StackConfig) -> dict[str, pulumi.Output]:
             cache_node_ids=cache.node_ids,
             prefix=cfg.prefix,
             release_alarms=load_balancer.production_rule is not None,
+            app_namespace=cfg.metrics_namespace,
         ),
         opts,
     )

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from infra.components import app_metrics
+
 GIB = 1024**3
 ELB = "AWS/ApplicationELB"
 # A release alarm ignores a target group that served fewer requests than this in a minute: one
@@ -42,6 +44,9 @@ class AlarmThresholds:
     # The release alarms a blue/green or canary deployment rolls back on (per target group).
     release_5xx_percent: float = 5.0
     release_p99_seconds: float = 2.0
+    # The app's own count of requests it could not serve for want of PostgreSQL or Redis (its
+    # EMF metrics), a minute: a release with a wrong database or Redis setting.
+    release_dependency_errors: int = 5
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,7 @@ class AlarmsArgs:
     cache_node_ids: Sequence[str]
     prefix: str = "service"  # the release alarms are named <prefix>-release-...
     release_alarms: bool = False  # blue/green or canary: the alarms the deployment rolls back on
+    app_namespace: str = "service/local"  # METRICS_NAMESPACE of the stack's containers
 
 
 @dataclass(frozen=True)
@@ -241,6 +247,7 @@ def release_alarms(
     prefix: str,
     alb_arn_suffix: pulumi.Input[str],
     target_group_arn_suffixes: Sequence[pulumi.Input[str]],
+    app_namespace: str,
 ) -> list[AlarmSpec]:
     """What a blue/green or canary deployment rolls back on, named ``<prefix>-release-...``.
 
@@ -287,6 +294,26 @@ def release_alarms(
             evaluation_periods=2,
             datapoints_to_alarm=2,
             metric_queries=worst_group(*groups, "UnHealthyHostCount", "Maximum"),
+        ),
+        AlarmSpec(
+            "release-dependency-errors",
+            f"Release check: more than {t.release_dependency_errors} requests a minute the app "
+            "could not serve for want of PostgreSQL (503) or Redis (limiter failures): its own "
+            "metrics, e.g. a release with a wrong database or Redis setting",
+            alarm_name=f"{prefix}-release-dependency-errors",
+            threshold=t.release_dependency_errors,
+            evaluation_periods=3,
+            datapoints_to_alarm=2,
+            metric_queries=[
+                metric("database", app_namespace, app_metrics.DATABASE_UNAVAILABLE, {}),
+                metric("limiter", app_namespace, app_metrics.LIMITER_FAILURES, {}),
+                expression(
+                    "errors",
+                    "FILL(database, 0) + FILL(limiter, 0)",
+                    "requests failed on a dependency",
+                    result=True,
+                ),
+            ],
         ),
     ]
 
@@ -371,7 +398,9 @@ class Alarms(pulumi.ComponentResource):
             *cache_alarms(t, args.cache_node_ids),
         )
         self.release_alarms: list[aws.cloudwatch.MetricAlarm] = (
-            self.create(*release_alarms(t, args.prefix, *groups)) if args.release_alarms else []
+            self.create(*release_alarms(t, args.prefix, *groups, args.app_namespace))
+            if args.release_alarms
+            else []
         )
         self.release_alarm_names = [a.name for a in self.release_alarms]
         self.release_alarm_arns = [a.arn for a in self.release_alarms]

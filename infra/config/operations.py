@@ -52,6 +52,7 @@ ALARM_KEYS: dict[str, tuple[str, type]] = {
     "redisMemoryPercent": ("redis_memory_percent", float),
     "release5xxPercent": ("release_5xx_percent", float),
     "releaseP99Seconds": ("release_p99_seconds", float),
+    "releaseDependencyErrors": ("release_dependency_errors", int),
 }
 
 

@@ -483,9 +483,9 @@ def test_unverified_regions_say_so():
 # interface endpoints add 4 x 3 AZ x 730 h x $0.01 = $87.60 (issue 20). Every stack's dead-letter
 # alarm adds $0.10; prod's managed rule groups $3, WAF logs $0.29, Enhanced Monitoring $0.23 and
 # the access-log bucket $0.18 (issue 20, second part). Every stack's dashboard adds $3 and the
-# app's own metrics (EMF) $6.30; prod's canary its three release alarms ($1.00) and the second
+# app's own metrics (EMF) $6.30; prod's canary its four release alarms ($1.20) and the second
 # target group's unhealthy-hosts metric ($0.10) (issue 19).
-STACK_TOTALS = {"dev": 102.34, "staging": 131.77, "prod": 481.73}
+STACK_TOTALS = {"dev": 102.34, "staging": 131.77, "prod": 481.93}
 
 
 @pytest.mark.parametrize("stack", sorted(STACK_TOTALS))

@@ -267,12 +267,12 @@ def test_the_alarms_are_declared_as_data_each_key_once():
         *a.load_balancer_alarms(t, *groups),
         *a.database_alarms(t, "service-x-db"),
         *a.cache_alarms(t, ["service-x-redis-001", "service-x-redis-002"]),
-        *a.release_alarms(t, "service-x", *groups),
+        *a.release_alarms(t, "service-x", *groups, "service/x"),
         *a.service_alarms(t, "service-x", "app-service"),
         *a.worker_alarms("service-x-worker-dlq"),
     ]
     keys = [spec.key for spec in specs]
-    assert len(keys) == len(set(keys)) == 14, keys
+    assert len(keys) == len(set(keys)) == 15, keys
     for spec in specs:
         assert (spec.metric_queries is None) == (spec.namespace is not None), spec.key
 

@@ -11,12 +11,18 @@ from typing import Any
 
 import pytest
 
+from infra.components import app_metrics
 from infra.tools.mocks import LB_ID, mock_identity, mock_physical_name
 from tests.infra.conftest import containers, run_stack
 from tests.infra.test_config import config_error
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
-RELEASE_ALARMS = ("release-5xx-rate", "release-p99-latency", "release-unhealthy-hosts")
+RELEASE_ALARMS = (
+    "release-5xx-rate",
+    "release-p99-latency",
+    "release-unhealthy-hosts",
+    "release-dependency-errors",
+)
 INFRASTRUCTURE_POLICY = "arn:aws:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"
 
 
@@ -170,6 +176,24 @@ def test_each_release_alarm_takes_the_worst_of_both_target_groups(
     for query in queries.values():  # every id an expression names is a query of the alarm
         for ref in re.findall(r"\b([a-z]\w*)\b", query.get("expression", "")):
             assert ref in queries or ref in {"FILL", "IF", "MAX"} or ref.isupper(), (key, ref)
+
+
+def test_a_release_that_cannot_reach_its_dependencies_is_rolled_back_on_the_app_metrics(prod):
+    """The app's own EMF metrics, in the namespace its containers write to (as in the plan),
+    with the dimension set they are published with (none)."""
+    alarm = release_alarm(prod, "release-dependency-errors")
+    assert alarm["threshold"] == 5
+    queries = {q["id"]: q for q in alarm["metricQueries"]}
+    metrics = {q["metric"]["metricName"]: q["metric"] for q in queries.values() if "metric" in q}
+    assert set(metrics) == {app_metrics.DATABASE_UNAVAILABLE, app_metrics.LIMITER_FAILURES}
+    for metric in metrics.values():
+        assert metric["namespace"] == "service/prod" and metric["stat"] == "Sum"
+        assert not metric.get("dimensions"), metric
+    (result,) = [q for q in queries.values() if q.get("returnData")]
+    assert result["expression"] == "FILL(database, 0) + FILL(limiter, 0)"
+    assert set(re.findall(r"\b([a-z]\w*)\b", result["expression"])) <= set(queries)
+    run = run_stack("prod", alarms={"releaseDependencyErrors": 20})
+    assert release_alarm(run, "release-dependency-errors")["threshold"] == 20
 
 
 def test_rates_and_latency_count_only_groups_with_enough_requests(prod):
