@@ -33,6 +33,12 @@ def client_key(address: str) -> str:
         return address
 
 
+def _retry_shortly(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE, detail=detail, headers={"Retry-After": "1"}
+    )
+
+
 async def enforce(request: Request, limiter: RateLimiter, name: str, identity: str) -> None:
     """Count one hit against limit `name` for this route and `identity`; 429 when over."""
     if not limiter.enabled:
@@ -42,17 +48,9 @@ async def enforce(request: Request, limiter: RateLimiter, name: str, identity: s
     try:
         decision = await limiter.check(name, route_path, identity)
     except RateLimiterUnavailable:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="Rate limiter unavailable",
-            headers={"Retry-After": "1"},
-        ) from None
+        raise _retry_shortly("Rate limiter unavailable") from None
     except LimiterOverloaded:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="Server busy, retry shortly",
-            headers={"Retry-After": "1"},
-        ) from None
+        raise _retry_shortly("Server busy, retry shortly") from None
     if decision is None:
         return
     state = request.scope.setdefault("state", {})
