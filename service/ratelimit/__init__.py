@@ -22,7 +22,12 @@ from service.ratelimit.dependencies import (
     limit,
     rate_limited,
 )
-from service.ratelimit.limiter import RateLimiter, RateLimiterUnavailable, setting_name
+from service.ratelimit.limiter import (
+    RateLimiter,
+    RateLimiterUnavailable,
+    check_name,
+    setting_name,
+)
 from service.ratelimit.middleware import RateLimitHeadersMiddleware
 from service.ratelimit.storage import Decision, LimiterOverloaded
 
@@ -32,6 +37,7 @@ __all__ = [
     "RateLimitHeadersMiddleware",
     "RateLimiter",
     "RateLimiterUnavailable",
+    "check_name",
     "client_ip",
     "client_key",
     "enforce",

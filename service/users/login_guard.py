@@ -35,20 +35,15 @@ from fastapi.security import OAuth2PasswordRequestForm
 from service import security
 from service.config import Settings
 from service.dependencies import RateLimiterDep, SettingsDep
-from service.ratelimit import enforce, rate_limited, setting_name
-
-
-def _known_limit(name: str) -> str:
-    """An unknown limit fails at import, as with limit()."""
-    if setting_name(name) not in Settings.model_fields:
-        raise ValueError(f"Unknown rate limit {name!r}: add {setting_name(name)} to Settings")
-    return name
-
+from service.ratelimit import check_name, enforce, rate_limited
 
 DEVICE_COOKIE = "login_device"
 DEVICE_COOKIE_PATH = "/auth/token"
-USERNAME_LIMIT = _known_limit("auth:token:username")
-DEVICE_LIMIT = _known_limit("auth:token:device")
+USERNAME_LIMIT = "auth:token:username"
+DEVICE_LIMIT = "auth:token:device"
+# An unknown limit fails at import, as with limit().
+check_name(USERNAME_LIMIT)
+check_name(DEVICE_LIMIT)
 
 _VERSION = "v1"
 _KEY_PURPOSE = "users.login_guard device cookie v1"

@@ -5,7 +5,6 @@ raw HTTP over connections all opened before any request is written, so they reac
 close together as a client can make them."""
 
 import json
-import os
 import subprocess
 import time
 import uuid
@@ -31,7 +30,7 @@ from tests.ratelimit.helpers import (
 )
 from tests.support.loops import run_in_fresh_loop
 from tests.support.settings import make_settings
-from tests.support.uvicorn_server import UvicornServer
+from tests.support.uvicorn_server import UvicornServer, inherited_environment
 
 pytestmark = [pytest.mark.redis, pytest.mark.timeout(180)]
 
@@ -79,11 +78,6 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
     user = run_in_fresh_loop(seed)
     key_prefix = f"test-ratelimit-{uuid.uuid4().hex[:12]}"
-    inherited = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith(("RATE_LIMIT_", "DB_", "JWT_", "REDIS_", "DATABASE_"))
-    }
     server = UvicornServer(
         {
             "ENVIRONMENT": "local",
@@ -95,7 +89,7 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         },
         log_path=directory / "uvicorn.log",
         args=("--workers", "2"),
-        base_env=inherited,
+        base_env=inherited_environment(),
     )
     try:
         server.launch()

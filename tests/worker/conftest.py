@@ -2,7 +2,6 @@
 through the service functions, and a launcher for `python -m service.worker` subprocesses."""
 
 import asyncio
-import os
 import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from service.users.models import User
 from tests.support.databases import create_postgres_database, drop_postgres_database
 from tests.support.loops import run_in_fresh_loop
 from tests.support.settings import make_settings
+from tests.support.uvicorn_server import inherited_environment
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PROCESS_TIMEOUT_SECONDS = 60.0
@@ -106,7 +106,7 @@ async def postgres(worker_postgres_url: str) -> AsyncIterator[Database]:
 async def spawn_worker(
     database_url: str, *args: str, env: dict[str, str] | None = None
 ) -> asyncio.subprocess.Process:
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DB_", "REDIS_", "WEBHOOK_"))}
+    base = inherited_environment()
     base.update(TEST_ENV, DATABASE_URL=database_url, **(env or {}))
     return await asyncio.create_subprocess_exec(
         sys.executable,
